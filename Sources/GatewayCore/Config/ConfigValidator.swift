@@ -1,0 +1,157 @@
+// Semantic checks that decoding cannot make: references to undeclared services, duplicate names,
+// malformed paths, conflicting routes, unusable keys. Each problem is located by key path.
+import Foundation
+
+public enum ConfigValidator {
+    public static func validate(_ loaded: LoadedConfig) -> [ConfigProblem] {
+        let config = loaded.config
+        var problems: [ConfigProblem] = []
+        let services = Set(config.services.keys)
+
+        func requireService(_ name: String, at path: [ConfigProblem.Key]) {
+            if !services.contains(name) {
+                let known = services.sorted().joined(separator: ", ")
+                problems.append(.init(path, "service '\(name)' is not declared under 'services' (declared: \(known))"))
+            }
+        }
+
+        for (name, service) in config.services.sorted(by: { $0.key < $1.key }) {
+            if service.endpoints.isEmpty { problems.append(.init(["services", .key(name), "endpoints"], "needs at least one endpoint")) }
+            if service.maxConnectionsPerEndpoint < 1 {
+                problems.append(.init(["services", .key(name), "maxConnectionsPerEndpoint"], "must be at least 1"))
+            }
+        }
+
+        // auth
+        if let jwt = config.auth.jwt {
+            for (index, key) in jwt.keys.enumerated() {
+                let path: [ConfigProblem.Key] = ["auth", "jwt", "keys", .index(index)]
+                switch key.algorithm {
+                case .HS256:
+                    if let secret = key.secret {
+                        if secret.value.utf8.count < 32 { problems.append(.init(path + ["secret"], "HS256 secrets must be at least 32 bytes")) }
+                    } else {
+                        problems.append(.init(path, "HS256 needs 'secret'"))
+                    }
+                case .RS256, .ES256:
+                    if key.publicKey == nil && key.publicKeyFile == nil {
+                        problems.append(.init(path, "\(key.algorithm.rawValue) needs 'publicKey' or 'publicKeyFile'"))
+                    }
+                    if let file = key.publicKeyFile, !FileManager.default.fileExists(atPath: loaded.resolve(path: file)) {
+                        problems.append(.init(path + ["publicKeyFile"], "file '\(file)' does not exist"))
+                    }
+                }
+            }
+            let kids = jwt.keys.compactMap(\.kid)
+            if Set(kids).count != kids.count { problems.append(.init(["auth", "jwt", "keys"], "key ids ('kid') must be unique")) }
+            if let file = jwt.jwksFile, !FileManager.default.fileExists(atPath: loaded.resolve(path: file)) {
+                problems.append(.init(["auth", "jwt", "jwksFile"], "file '\(file)' does not exist"))
+            }
+        }
+        let keyNames = config.auth.apiKeys.map(\.name)
+        if Set(keyNames).count != keyNames.count { problems.append(.init(["auth", "apiKeys"], "API key names must be unique")) }
+
+        func checkPolicy(_ policy: AuthPolicyConfig, at path: [ConfigProblem.Key]) {
+            if (policy.require == .jwt || policy.require == .any) && config.auth.jwt == nil && config.auth.apiKeys.isEmpty {
+                problems.append(.init(path, "requires authentication but 'auth' configures no JWT keys or API keys"))
+            } else if policy.require == .jwt && config.auth.jwt == nil {
+                problems.append(.init(path, "requires a JWT but 'auth.jwt' is not configured"))
+            } else if policy.require == .apiKey && config.auth.apiKeys.isEmpty {
+                problems.append(.init(path, "requires an API key but 'auth.apiKeys' is empty"))
+            }
+        }
+
+        // rest
+        let rest = config.gateways.rest
+        var restRoutes: [(name: String, matcher: RouteMatcher, target: Int)] = []
+        var seenNames = Set<String>()
+        for (index, route) in rest.routes.enumerated() {
+            let path: [ConfigProblem.Key] = ["gateways", "rest", "routes", .index(index)]
+            if !seenNames.insert(route.name).inserted { problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice")) }
+            requireService(route.service, at: path + ["service"])
+            checkPolicy(route.auth, at: path + ["auth"])
+            do {
+                restRoutes.append((route.name, try RouteMatcher(config: route.match), index))
+            } catch {
+                problems.append(.init(path + ["match"], error.description))
+            }
+            if let template = route.rewrite?.path, case .failure(let error) = PathTemplate.parse(template) {
+                problems.append(.init(path + ["rewrite", "path"], error.description))
+            }
+        }
+        do {
+            _ = try RouteTable(restRoutes)
+        } catch {
+            problems.append(.init(["gateways", "rest", "routes", .index(restRoutes[error.index].target)], error.description))
+        }
+
+        // graphql
+        let graphql = config.gateways.graphql
+        checkPolicy(graphql.auth, at: ["gateways", "graphql", "auth"])
+        for (field, source) in graphql.fields.sorted(by: { $0.key < $1.key }) {
+            requireService(source.service, at: ["gateways", "graphql", "fields", .key(field), "service"])
+        }
+        if graphql.maxDepth < 1 { problems.append(.init(["gateways", "graphql", "maxDepth"], "must be at least 1")) }
+
+        // grpc
+        var grpcNames = Set<String>()
+        var grpcMethods = Set<String>()
+        for (index, route) in config.gateways.grpc.routes.enumerated() {
+            let path: [ConfigProblem.Key] = ["gateways", "grpc", "routes", .index(index)]
+            if !grpcNames.insert(route.name).inserted { problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice")) }
+            requireService(route.service, at: path + ["service"])
+            checkPolicy(route.auth, at: path + ["auth"])
+            if route.grpcService.isEmpty || route.grpcService.contains("/") {
+                problems.append(.init(path + ["grpcService"], "must be a fully qualified service name such as pkg.v1.Service"))
+            }
+            for key in (route.methods.isEmpty ? ["*"] : route.methods) {
+                if !grpcMethods.insert("\(route.grpcService)/\(key)").inserted {
+                    problems.append(.init(path, "\(route.grpcService)/\(key) is routed twice"))
+                }
+            }
+            if let service = config.services[route.service], service.protocol != .grpc && service.protocol != .http2 {
+                problems.append(.init(path + ["service"], "service '\(route.service)' must use protocol grpc"))
+            }
+        }
+
+        // cloudevents
+        let cloudevents = config.gateways.cloudevents
+        checkPolicy(cloudevents.auth, at: ["gateways", "cloudevents", "auth"])
+        for (index, trigger) in cloudevents.triggers.enumerated() {
+            requireService(trigger.service, at: ["gateways", "cloudevents", "triggers", .index(index), "service"])
+        }
+        if cloudevents.maxBatchSize < 1 { problems.append(.init(["gateways", "cloudevents", "maxBatchSize"], "must be at least 1")) }
+        if cloudevents.deliveryAttempts < 1 {
+            problems.append(.init(["gateways", "cloudevents", "deliveryAttempts"], "must be at least 1"))
+        }
+
+        // websocket
+        let websocket = config.gateways.websocket
+        checkPolicy(websocket.auth, at: ["gateways", "websocket", "auth"])
+        checkPolicy(websocket.managementAuth, at: ["gateways", "websocket", "managementAuth"])
+        for (key, route) in websocket.routes.sorted(by: { $0.key < $1.key }) {
+            requireService(route.service, at: ["gateways", "websocket", "routes", .key(key), "service"])
+            if key.hasPrefix("$") && !["$connect", "$disconnect", "$default"].contains(key) {
+                problems.append(.init(["gateways", "websocket", "routes", .key(key)], "unknown special route (use $connect, $disconnect or $default)"))
+            }
+        }
+        if !websocket.routeSelection.hasPrefix("$request.body.") {
+            problems.append(.init(["gateways", "websocket", "routeSelection"], "must look like $request.body.<field>[.<field>…]"))
+        }
+        if !websocket.path.hasPrefix("/") { problems.append(.init(["gateways", "websocket", "path"], "must start with '/'")) }
+
+        // listeners
+        var bound: [String: String] = [:]
+        for name in GatewaysConfig.names {
+            guard let listener = config.gateways.listener(for: name) else { continue }
+            for (kind, address) in [("listen", listener.listen), ("admin", listener.admin)] where address.port != 0 {
+                let key = "\(address.host):\(address.port)"
+                if let other = bound[key] {
+                    problems.append(.init(["gateways", .key(name), .key(kind)], "\(address) is already used by \(other)"))
+                }
+                bound[key] = "gateways.\(name).\(kind)"
+            }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,208 @@
+// The shared configuration model: one file, shared sections (`services`, `auth`, `limits`,
+// `observability`) and one section per gateway under `gateways`. Every key is listed in
+// docs/configuration.md; defaults are chosen to be safe for a first user.
+
+/// The whole `portico.yaml`.
+///
+/// Keys: `services` (map of name to ``ServiceConfig``), `auth` (``AuthConfig``), `limits`
+/// (``LimitsConfig``), `observability` (``ObservabilityConfig``), `gateways` (``GatewaysConfig``).
+public struct PorticoConfig: Codable, Sendable {
+    public var services: [String: ServiceConfig]
+    public var auth: AuthConfig
+    public var limits: LimitsConfig
+    public var observability: ObservabilityConfig
+    public var gateways: GatewaysConfig
+
+    public init(
+        services: [String: ServiceConfig] = [:], auth: AuthConfig = .init(), limits: LimitsConfig = .init(),
+        observability: ObservabilityConfig = .init(), gateways: GatewaysConfig = .init()
+    ) {
+        self.services = services
+        self.auth = auth
+        self.limits = limits
+        self.observability = observability
+        self.gateways = gateways
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        services = try c.value(.services, or: [:])
+        auth = try c.value(.auth, or: .init())
+        limits = try c.value(.limits, or: .init())
+        observability = try c.value(.observability, or: .init())
+        gateways = try c.value(.gateways, or: .init())
+    }
+}
+
+/// Which wire protocol an upstream speaks.
+public enum UpstreamProtocol: String, Codable, Sendable, CaseIterable {
+    case http1
+    /// HTTP/2 with prior knowledge (h2c) or TLS with ALPN.
+    case http2
+    /// gRPC over HTTP/2.
+    case grpc
+}
+
+/// A microservice behind the gateways.
+///
+/// Keys: `endpoints` (list of `http://host:port`, required), `protocol` (`http1`, `http2`, `grpc`;
+/// default `http1`), `loadBalancing` (`roundRobin`), `connectTimeout` (default 2s), `requestTimeout`
+/// (default 15s), `maxConnectionsPerEndpoint` (default 128), `idleTimeout` (default 60s).
+public struct ServiceConfig: Codable, Sendable {
+    public var endpoints: [EndpointURL]
+    public var `protocol`: UpstreamProtocol
+    public var loadBalancing: LoadBalancing
+    public var connectTimeout: ConfigDuration
+    public var requestTimeout: ConfigDuration
+    public var maxConnectionsPerEndpoint: Int
+    public var idleTimeout: ConfigDuration
+
+    public enum LoadBalancing: String, Codable, Sendable { case roundRobin }
+
+    public init(
+        endpoints: [EndpointURL], protocol: UpstreamProtocol = .http1, connectTimeout: ConfigDuration = .seconds(2),
+        requestTimeout: ConfigDuration = .seconds(15)
+    ) {
+        self.endpoints = endpoints
+        self.protocol = `protocol`
+        self.loadBalancing = .roundRobin
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.maxConnectionsPerEndpoint = 128
+        self.idleTimeout = .seconds(60)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        endpoints = try c.decode([EndpointURL].self, forKey: .endpoints)
+        `protocol` = try c.value(.protocol, or: .http1)
+        loadBalancing = try c.value(.loadBalancing, or: .roundRobin)
+        connectTimeout = try c.value(.connectTimeout, or: .seconds(2))
+        requestTimeout = try c.value(.requestTimeout, or: .seconds(15))
+        maxConnectionsPerEndpoint = try c.value(.maxConnectionsPerEndpoint, or: 128)
+        idleTimeout = try c.value(.idleTimeout, or: .seconds(60))
+    }
+}
+
+/// Limits shared by every gateway.
+///
+/// Keys: `maxRequestBodySize` (default 1MiB; larger bodies get 413), `maxHeaderSize` (default 16KiB).
+public struct LimitsConfig: Codable, Sendable {
+    public var maxRequestBodySize: ByteSize
+    public var maxHeaderSize: ByteSize
+
+    public init(maxRequestBodySize: ByteSize = .init(bytes: 1 << 20), maxHeaderSize: ByteSize = .init(bytes: 16 << 10)) {
+        self.maxRequestBodySize = maxRequestBodySize
+        self.maxHeaderSize = maxHeaderSize
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxRequestBodySize = try c.value(.maxRequestBodySize, or: .init(bytes: 1 << 20))
+        maxHeaderSize = try c.value(.maxHeaderSize, or: .init(bytes: 16 << 10))
+    }
+}
+
+/// Logs, metrics and tracing.
+///
+/// Keys: `logLevel` (`trace` … `critical`, default `info`), `logFormat` (`json` or `text`, default
+/// `json`), `accessLog` (default true), `tracing.propagate` (default true).
+public struct ObservabilityConfig: Codable, Sendable {
+    public var logLevel: LogLevel
+    public var logFormat: LogFormat
+    public var accessLog: Bool
+
+    public enum LogLevel: String, Codable, Sendable { case trace, debug, info, notice, warning, error, critical }
+    public enum LogFormat: String, Codable, Sendable { case json, text }
+
+    public init(logLevel: LogLevel = .info, logFormat: LogFormat = .json, accessLog: Bool = true) {
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+        self.accessLog = accessLog
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        logLevel = try c.value(.logLevel, or: .info)
+        logFormat = try c.value(.logFormat, or: .json)
+        accessLog = try c.value(.accessLog, or: true)
+    }
+}
+
+/// The per-gateway sections. A gateway whose section is absent runs with its defaults.
+public struct GatewaysConfig: Codable, Sendable {
+    public var rest: RESTGatewayConfig
+    public var graphql: GraphQLGatewayConfig
+    public var grpc: GRPCGatewayConfig
+    public var cloudevents: CloudEventsGatewayConfig
+    public var websocket: WebSocketGatewayConfig
+
+    public init() {
+        rest = .init()
+        graphql = .init()
+        grpc = .init()
+        cloudevents = .init()
+        websocket = .init()
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rest = try c.value(.rest, or: .init())
+        graphql = try c.value(.graphql, or: .init())
+        grpc = try c.value(.grpc, or: .init())
+        cloudevents = try c.value(.cloudevents, or: .init())
+        websocket = try c.value(.websocket, or: .init())
+    }
+
+    /// The names accepted by `--gateway`.
+    public static let names = ["rest", "graphql", "grpc", "cloudevents", "websocket"]
+
+    public func listener(for gateway: String) -> ListenerConfig? {
+        switch gateway {
+        case "rest": return rest.listener
+        case "graphql": return graphql.listener
+        case "grpc": return grpc.listener
+        case "cloudevents": return cloudevents.listener
+        case "websocket": return websocket.listener
+        default: return nil
+        }
+    }
+}
+
+/// What every gateway section has: where it listens and how it drains.
+///
+/// Keys (inline in each gateway section): `listen` (host:port), `admin` (host:port of the admin
+/// listener), `gracePeriod` (how long SIGTERM waits for in-flight requests, default 10s).
+public struct ListenerConfig: Codable, Sendable {
+    public var listen: ListenAddress
+    public var admin: ListenAddress
+    public var gracePeriod: ConfigDuration
+
+    public init(listen: ListenAddress, admin: ListenAddress, gracePeriod: ConfigDuration = .seconds(10)) {
+        self.listen = listen
+        self.admin = admin
+        self.gracePeriod = gracePeriod
+    }
+
+    enum CodingKeys: String, CodingKey { case listen, admin, gracePeriod }
+
+    init(from container: KeyedDecodingContainer<CodingKeys>, defaultPort: Int) throws {
+        listen = try container.value(.listen, or: ListenAddress(host: "127.0.0.1", port: defaultPort))
+        admin = try container.value(.admin, or: ListenAddress(host: "127.0.0.1", port: defaultPort + 1000))
+        gracePeriod = try container.value(.gracePeriod, or: .seconds(10))
+    }
+
+    public static func defaults(port: Int) -> ListenerConfig {
+        ListenerConfig(listen: .init(host: "127.0.0.1", port: port), admin: .init(host: "127.0.0.1", port: port + 1000))
+    }
+}
+
+extension ListenerConfig {
+    /// Writes the listener keys into a gateway section's own container (they are inline there).
+    func encodeInline(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(listen, forKey: .listen)
+        try c.encode(admin, forKey: .admin)
+        try c.encode(gracePeriod, forKey: .gracePeriod)
+    }
+}
