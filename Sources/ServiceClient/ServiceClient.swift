@@ -12,6 +12,8 @@ public final class ServiceClient: Service, Sendable {
     public let identityHeaders: IdentityHeadersConfig
     public let eventLoopGroup: any EventLoopGroup
     let transports: [String: HTTPRequestTransport]
+    /// The streaming keep-alive pool of the proxying data path.
+    public let http1Pool: HTTP1ConnectionPool
     let logger: Logger
 
     /// Default cap on a buffered upstream response.
@@ -30,6 +32,7 @@ public final class ServiceClient: Service, Sendable {
             transports[name] = HTTPRequestTransport(service: service, eventLoopGroup: eventLoopGroup)
         }
         self.transports = transports
+        self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup)
     }
 
     /// Sends a buffered request to `service` and returns its buffered response. Gateway-made failures
@@ -54,5 +57,6 @@ public final class ServiceClient: Service, Sendable {
     public func run() async throws {
         try? await gracefulShutdown()
         for transport in transports.values { await transport.shutdown() }
+        http1Pool.closeIdle()
     }
 }

@@ -10,8 +10,8 @@ public enum ConfigValidator {
 
         func requireService(_ name: String, at path: [ConfigProblem.Key]) {
             if !services.contains(name) {
-                let known = services.sorted().joined(separator: ", ")
-                problems.append(.init(path, "service '\(name)' is not declared under 'services' (declared: \(known))"))
+                let known = services.isEmpty ? "none is declared" : "declared: " + services.sorted().joined(separator: ", ")
+                problems.append(.init(path, "service '\(name)' is not declared under 'services' (\(known))"))
             }
         }
 
@@ -128,7 +128,9 @@ public enum ConfigValidator {
         // websocket
         let websocket = config.gateways.websocket
         checkPolicy(websocket.auth, at: ["gateways", "websocket", "auth"])
-        checkPolicy(websocket.managementAuth, at: ["gateways", "websocket", "managementAuth"])
+        if !websocket.routes.isEmpty {
+            checkPolicy(websocket.managementAuth, at: ["gateways", "websocket", "managementAuth"])
+        }
         for (key, route) in websocket.routes.sorted(by: { $0.key < $1.key }) {
             requireService(route.service, at: ["gateways", "websocket", "routes", .key(key), "service"])
             if key.hasPrefix("$") && !["$connect", "$disconnect", "$default"].contains(key) {

@@ -84,7 +84,10 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return mapping.keys.compactMap { $0.string.flatMap(Key.init(stringValue:)) }
     }
 
-    func contains(_ key: Key) -> Bool { mapping[key.stringValue] != nil }
+    func contains(_ key: Key) -> Bool {
+        decoder.tracker.markUsed(path: codingPath, key: key.stringValue)
+        return mapping[key.stringValue] != nil
+    }
 
     private func value(for key: Key) throws -> Node {
         decoder.tracker.markUsed(path: codingPath, key: key.stringValue)

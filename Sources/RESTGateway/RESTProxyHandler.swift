@@ -1,0 +1,384 @@
+// The REST data path: one handler per client connection that routes each request, applies its policy,
+// leases a keep-alive upstream connection on the same event loop and streams the request and response
+// parts between the two channels. No Task per request (only auth that needs jwt-kit's async API hops
+// through one), no body buffering beyond what arrives while a lease or auth decision is pending.
+import Foundation
+import GatewayCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceClient
+
+final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let shared: RESTGatewayShared
+    private var context: ChannelHandlerContext?
+    private var exchange: Exchange?
+
+    /// One request/response exchange.
+    private final class Exchange {
+        let head: HTTPRequestHead
+        let requestID: String
+        let trace: GatewayTraceContext
+        let start = ContinuousClock.now
+        var routeName = "unmatched"
+        var pending: [HTTPServerRequestPart] = []
+        var requestEnded = false
+        var bodyBytes = 0
+        var lease: UpstreamLease?
+        var phase: Phase = .preparing
+        var responseStarted = false
+        var responseStatus: UInt = 0
+        var upstreamKeepAlive = true
+        var timeout: Scheduled<Void>?
+
+        enum Phase {
+            /// Routing, auth or leasing in progress; parts are queued.
+            case preparing
+            /// Parts flow to the upstream connection.
+            case forwarding
+            /// The gateway answered itself; remaining request parts are discarded.
+            case answered
+            case finished
+        }
+
+        init(head: HTTPRequestHead, requestID: String, trace: GatewayTraceContext) {
+            self.head = head
+            self.requestID = requestID
+            self.trace = trace
+        }
+    }
+
+    init(shared: RESTGatewayShared) {
+        self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: downstream → upstream
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let head):
+            start(head: head, context: context)
+        case .body(let buffer):
+            guard let exchange else { return }
+            exchange.bodyBytes += buffer.readableBytes
+            if exchange.bodyBytes > shared.maxBodyBytes && !exchange.responseStarted && exchange.phase != .answered {
+                fail(GatewayError(.payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"), closeAfter: true)
+                return
+            }
+            forwardOrQueue(part)
+        case .end:
+            guard let exchange else { return }
+            exchange.requestEnded = true
+            forwardOrQueue(part)
+            if exchange.phase == .answered { finishAnswered() }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.lease?.channel.flush()
+        context.fireChannelReadComplete()
+    }
+
+    private func forwardOrQueue(_ part: HTTPServerRequestPart) {
+        guard let exchange else { return }
+        switch exchange.phase {
+        case .preparing: exchange.pending.append(part)
+        case .forwarding: exchange.lease?.channel.write(Self.clientPart(part), promise: nil)
+        case .answered, .finished: break
+        }
+    }
+
+    private func start(head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let requestID = RequestID.accept(head.headers.first(name: RequestID.headerName))
+        let trace = GatewayTraceContext(
+            traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
+        let exchange = Exchange(head: head, requestID: requestID, trace: trace)
+        self.exchange = exchange
+        shared.metrics.requestStarted()
+
+        // Framing that request smuggling relies on is refused outright.
+        let lengths = head.headers[canonicalForm: "content-length"]
+        if !head.headers["transfer-encoding"].isEmpty && !lengths.isEmpty {
+            return fail(GatewayError(.badRequest, "Content-Length and Transfer-Encoding together are not allowed"), closeAfter: true)
+        }
+        if Set(lengths).count > 1 { return fail(GatewayError(.badRequest, "conflicting Content-Length values"), closeAfter: true) }
+        if let length = lengths.first.flatMap({ Int($0) }), length > shared.maxBodyBytes {
+            return fail(GatewayError(.payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"), closeAfter: true)
+        }
+        for (_, value) in head.headers where value.contains("\r") || value.contains("\n") {
+            return fail(GatewayError(.badRequest, "header values must not contain CR or LF"), closeAfter: true)
+        }
+
+        let uri = head.uri
+        let queryStart = uri.firstIndex(of: "?")
+        let rawPath = uri[..<(queryStart ?? uri.endIndex)]
+        let query = queryStart.map { uri[uri.index(after: $0)...] }
+        guard let path = PathNormalizer.normalize(rawPath) else {
+            return fail(GatewayError(.badRequest, "the request path is not valid"), closeAfter: false)
+        }
+        let host = head.headers.first(name: "host").map { Self.hostWithoutPort($0) }
+        let headers = head.headers
+        let request = RouteRequest(method: head.method.rawValue, path: Substring(path), host: host) { name in headers.first(name: name) }
+        switch shared.routes.match(request) {
+        case .notFound:
+            fail(GatewayError(.notFound, "no route matches \(head.method.rawValue) \(path)"), closeAfter: false)
+        case .methodNotAllowed(let allowed):
+            fail(GatewayError(.methodNotAllowed, "\(head.method.rawValue) is not allowed here"), closeAfter: false,
+                 extraHeaders: [("Allow", allowed.joined(separator: ", "))])
+        case .matched(let route, let parameters):
+            exchange.routeName = route.name
+            let upstreamPath = route.upstreamPath(path: path, query: query, parameters: parameters)
+            let credentials = Credentials(header: { headers.first(name: $0) }, apiKeyHeader: shared.authenticator.config.apiKeyHeader)
+            if !route.requiresAuthentication && credentials.isEmpty {
+                lease(route: route, upstreamPath: upstreamPath, identity: nil, context: context)
+                return
+            }
+            // jwt-kit verifies asynchronously: pause reading while the decision is made.
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            let authenticator = shared.authenticator
+            let policy = route.policy
+            context.eventLoop.makeFutureWithTask { () async -> Result<Identity?, GatewayError> in
+                do throws(GatewayError) {
+                    return .success(try await authenticator.authorize(credentials, policy: policy))
+                } catch {
+                    return .failure(error)
+                }
+            }.assumeIsolated().whenSuccess { result in
+                guard self.exchange === exchange, let context = self.context else { return }
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                switch result {
+                case .success(let identity):
+                    self.lease(route: route, upstreamPath: upstreamPath, identity: identity, context: context)
+                case .failure(let error):
+                    var extra: [(String, String)] = []
+                    if error.code == .unauthenticated { extra.append(("WWW-Authenticate", "Bearer realm=\"portico\"")) }
+                    self.fail(error, closeAfter: false, extraHeaders: extra)
+                }
+            }
+        }
+    }
+
+    private func lease(route: RESTRoute, upstreamPath: String, identity: Identity?, context: ChannelHandlerContext) {
+        guard let exchange else { return }
+        shared.client.http1Pool.lease(service: route.service, on: context.eventLoop).assumeIsolated().whenComplete { result in
+            guard self.exchange === exchange, self.context != nil else {
+                if case .success(let lease) = result { lease.release(reusable: true) }
+                return
+            }
+            switch result {
+            case .failure(let error):
+                self.fail((error as? GatewayError) ?? GatewayError(.upstreamConnectFailed, "\(error)"), closeAfter: false)
+            case .success(let lease):
+                self.forward(lease: lease, route: route, upstreamPath: upstreamPath, identity: identity)
+            }
+        }
+    }
+
+    private func forward(lease: UpstreamLease, route: RESTRoute, upstreamPath: String, identity: Identity?) {
+        guard let exchange, let context else { return }
+        exchange.lease = lease
+        exchange.phase = .forwarding
+        lease.attach(self)
+        var head = exchange.head
+        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+        let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
+        for name in hopByHop { head.headers.remove(name: name) }
+        for name in shared.managedHeaders { head.headers.remove(name: name) }
+        if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
+        let clientHost = exchange.head.headers.first(name: "host")
+        head.headers.remove(name: "host")
+        head.headers.add(name: "host", value: lease.endpoint.authority)
+        let callContext = UpstreamCallContext(
+            requestID: exchange.requestID, trace: exchange.trace, identity: identity,
+            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: "http", clientHost: clientHost)
+        for (name, value) in callContext.propagationHeaders(identityHeaders: shared.identityHeaders) {
+            head.headers.replaceOrAdd(name: name, value: value)
+        }
+        head.uri = lease.endpoint.basePath + upstreamPath
+        head.version = .http1_1
+        lease.channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        for part in exchange.pending { lease.channel.write(Self.clientPart(part), promise: nil) }
+        exchange.pending.removeAll()
+        lease.channel.flush()
+        exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(route.timeout.nanosecondsValue)) {
+            guard self.exchange === exchange, exchange.phase == .forwarding else { return }
+            let seconds = ConfigDuration(route.timeout)
+            self.abandonUpstream()
+            self.fail(GatewayError(.upstreamTimeout, "service '\(route.service.name)' did not answer within \(seconds)"), closeAfter: false)
+        }
+    }
+
+    // MARK: upstream → downstream
+
+    func upstreamResponse(_ part: HTTPClientResponsePart) {
+        guard let exchange, exchange.phase == .forwarding, let context else { return }
+        switch part {
+        case .head(var head):
+            exchange.responseStarted = true
+            exchange.responseStatus = head.status.code
+            exchange.upstreamKeepAlive = head.isKeepAlive
+            let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
+            let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+            for name in hopByHop { head.headers.remove(name: name) }
+            if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
+            head.headers.replaceOrAdd(name: RequestID.headerName, value: exchange.requestID)
+            if !exchange.head.isKeepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
+            head.version = exchange.head.version
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))), promise: nil)
+        case .body(let buffer):
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            exchange.timeout?.cancel()
+            exchange.lease?.release(reusable: exchange.upstreamKeepAlive && exchange.requestEnded)
+            exchange.lease = nil
+            exchange.phase = .finished
+            let keepAlive = exchange.head.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+            complete(status: exchange.responseStatus)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        // Backpressure: stop reading the client while the upstream cannot take more.
+        context?.channel.setOption(ChannelOptions.autoRead, value: isWritable).whenComplete { _ in }
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        guard let exchange, exchange.phase == .forwarding else { return }
+        exchange.timeout?.cancel()
+        exchange.lease = nil
+        if exchange.responseStarted {
+            exchange.phase = .finished
+            complete(status: exchange.responseStatus)
+            context?.close(promise: nil)
+        } else {
+            fail(GatewayError(.upstreamConnectFailed, "the upstream connection failed before a response: \(error)"), closeAfter: false)
+        }
+    }
+
+    // MARK: downstream writability and lifecycle
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        exchange?.lease?.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let exchange, exchange.phase != .finished {
+            exchange.timeout?.cancel()
+            abandonUpstream()
+            exchange.phase = .finished
+            complete(status: 499)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        abandonUpstream()
+        context.close(promise: nil)
+    }
+
+    private func abandonUpstream() {
+        exchange?.lease?.release(reusable: false)
+        exchange?.lease = nil
+    }
+
+    // MARK: answers made by the gateway
+
+    private func fail(_ error: GatewayError, closeAfter: Bool, extraHeaders: [(String, String)] = []) {
+        guard let exchange, let context, !exchange.responseStarted else {
+            context?.close(promise: nil)
+            return
+        }
+        exchange.timeout?.cancel()
+        exchange.phase = .answered
+        exchange.responseStarted = true
+        exchange.pending.removeAll()
+        let body = error.problemDetails(instance: String(exchange.head.uri.prefix { $0 != "?" }), requestID: exchange.requestID)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: GatewayError.problemContentType)
+        headers.add(name: "content-length", value: "\(body.count)")
+        headers.add(name: RequestID.headerName, value: exchange.requestID)
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+        let close = closeAfter || !exchange.head.isKeepAlive || !exchange.requestEnded && closeAfter
+        if close { headers.add(name: "connection", value: "close") }
+        let status = HTTPResponseStatus(statusCode: error.code.httpStatus)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: status, headers: headers))), promise: nil)
+        if exchange.head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if close { context.close(promise: nil) }
+        }
+        exchange.responseStatus = UInt(error.code.httpStatus)
+        if close {
+            exchange.phase = .finished
+            complete(status: UInt(error.code.httpStatus))
+        } else if exchange.requestEnded {
+            finishAnswered()
+        }
+        // Otherwise the rest of the request body is read and discarded, then the exchange completes.
+    }
+
+    private func finishAnswered() {
+        guard let exchange, exchange.phase == .answered else { return }
+        exchange.phase = .finished
+        complete(status: exchange.responseStatus)
+    }
+
+    private func complete(status: UInt) {
+        guard let exchange else { return }
+        self.exchange = nil
+        shared.metrics.requestFinished()
+        let duration = ContinuousClock.now - exchange.start
+        shared.metrics.record(route: exchange.routeName, status: "\(status)", duration: duration)
+        if shared.accessLog {
+            shared.logger.info(
+                "access",
+                metadata: [
+                    "method": "\(exchange.head.method.rawValue)", "path": "\(exchange.head.uri.prefix { $0 != "?" })",
+                    "status": "\(status)", "duration_ms": "\(Double(duration.nanosecondsValue) / 1e6)",
+                    "request_id": "\(exchange.requestID)", "trace_id": "\(exchange.trace.traceID)",
+                    "route": "\(exchange.routeName)", "client": "\(context?.channel.remoteAddress?.ipAddress ?? "")",
+                ])
+        }
+    }
+
+    // MARK: helpers
+
+    static func clientPart(_ part: HTTPServerRequestPart) -> HTTPClientRequestPart {
+        switch part {
+        case .head(let head): return .head(head)
+        case .body(let buffer): return .body(.byteBuffer(buffer))
+        case .end(let trailers): return .end(trailers)
+        }
+    }
+
+    static func hostWithoutPort(_ host: String) -> String {
+        var host = host.lowercased()
+        if host.hasPrefix("[") {
+            if let end = host.firstIndex(of: "]") { host = String(host[host.index(after: host.startIndex)..<end]) }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        return host
+    }
+}
+
+extension Duration {
+    var nanosecondsValue: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

@@ -1,0 +1,46 @@
+// A compiled REST route: where it sends requests, how it rewrites the path, and its policy.
+import GatewayCore
+import ServiceClient
+
+struct RESTRoute: Sendable {
+    let name: String
+    let service: UpstreamService
+    let policy: AuthPolicyConfig
+    let timeout: Duration
+    let stripPrefix: String?
+    let addPrefix: String?
+    let template: PathTemplate?
+
+    init(config: HTTPRouteConfig, service: UpstreamService) {
+        self.name = config.name
+        self.service = service
+        self.policy = config.auth
+        self.timeout = service.requestTimeout(route: config.timeout)
+        self.stripPrefix = config.rewrite?.stripPrefix
+        self.addPrefix = config.rewrite?.addPrefix
+        if let path = config.rewrite?.path, case .success(let template) = PathTemplate.parse(path) {
+            self.template = template
+        } else {
+            self.template = nil
+        }
+    }
+
+    var requiresAuthentication: Bool { policy.require != .none || !policy.scopes.isEmpty }
+
+    /// The upstream path (with query) for a normalised request path, before the endpoint's base path.
+    func upstreamPath(path: String, query: Substring?, parameters: [String: String]) -> String {
+        var result: String
+        if let template {
+            result = template.render(parameters)
+        } else {
+            result = path
+            if let stripPrefix, result.hasPrefix(stripPrefix) {
+                result = String(result.dropFirst(stripPrefix.count))
+                if !result.hasPrefix("/") { result = "/" + result }
+            }
+        }
+        if let addPrefix { result = addPrefix + (result == "/" ? "" : result) }
+        if let query { result += "?" + query }
+        return result
+    }
+}
