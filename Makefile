@@ -1,0 +1,65 @@
+# Portico: the verbs people type. `make deploy` and `make test` work on a fresh machine: `deps`
+# installs what is missing first (Debian packages, Python test clients in .venv).
+SHELL := /bin/bash
+SWIFT ?= swift
+VENV := .venv
+APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv
+GATEWAYS := rest graphql grpc cloudevents websocket
+
+.PHONY: all deps build build-release test test-unit lint format deploy undeploy status bench clean \
+	$(addprefix run-,$(GATEWAYS)) run-demo
+
+all: build
+
+## deps: install missing system packages (idempotent) and the Python test clients
+deps: .deps-stamp
+.deps-stamp: Makefile
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+build: deps
+	$(SWIFT) build
+
+build-release: deps
+	$(SWIFT) build -c release
+
+## test: every test (unit and integration, which start real processes on loopback)
+test: deps
+	$(SWIFT) build --build-tests
+	PORTICO_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build
+
+test-unit: deps
+	$(SWIFT) test --filter GatewayCoreTests
+
+SWIFT_FILES = $$(find Sources Tests -name '*.swift' -not -path '*/Generated/*') Package.swift
+
+## lint: swift format, one configuration (.swift-format); generated code is excluded
+lint:
+	$(SWIFT) format lint --configuration .swift-format $(SWIFT_FILES)
+
+format:
+	$(SWIFT) format --in-place --configuration .swift-format $(SWIFT_FILES)
+
+## deploy: release build, then demo-services and the five gateways in the background (.run/)
+deploy: build-release
+	@PORTICO_BIN_DIR=$$($(SWIFT) build -c release --show-bin-path) deploy/local/portico-local.sh start
+
+undeploy:
+	@PORTICO_BIN_DIR=$$($(SWIFT) build -c release --show-bin-path 2>/dev/null || echo .build/release) deploy/local/portico-local.sh stop
+
+status:
+	@PORTICO_BIN_DIR=$$($(SWIFT) build -c release --show-bin-path 2>/dev/null || echo .build/release) deploy/local/portico-local.sh status
+
+run-demo: build
+	$(SWIFT) run demo-services
+
+run-%: build
+	$(SWIFT) run $*-gateway --config portico.yaml
+
+clean:
+	rm -rf .build .run .deps-stamp

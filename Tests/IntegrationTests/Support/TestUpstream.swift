@@ -1,0 +1,92 @@
+// An in-process upstream for tests that need to see what a gateway forwarded or to misbehave on demand:
+// `/echo` answers with the request as JSON, `/delay/{ms}` answers late, `/hang` never answers,
+// `/status/{code}` answers that status, `/stream/{kib}` streams that many KiB.
+import Foundation
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+struct EchoedRequest: Decodable {
+    var method: String
+    var path: String
+    var headers: [String: [String]]
+    var bodyBytes: Int
+    var bodySHA: String?
+
+    func header(_ name: String) -> String? { headers[name.lowercased()]?.first }
+}
+
+final class TestUpstream: Sendable {
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, task: Task<Void, any Error>) {
+        self.port = port
+        self.task = task
+    }
+
+    static func start() async throws -> TestUpstream {
+        let router = Router()
+        router.on("/echo/**", method: .get, use: echo)
+        router.on("/echo/**", method: .post, use: echo)
+        router.on("/echo", method: .get, use: echo)
+        router.on("/echo", method: .post, use: echo)
+        router.get("/delay/{ms}") { _, context in
+            let ms = context.parameters.get("ms", as: Int.self) ?? 0
+            try await Task.sleep(for: .milliseconds(ms))
+            return "slow"
+        }
+        router.get("/hang") { _, _ -> String in
+            try await Task.sleep(for: .seconds(3600))
+            return "never"
+        }
+        router.get("/status/{code}") { _, context in
+            Response(status: .init(code: context.parameters.get("code", as: Int.self) ?? 500))
+        }
+        router.get("/stream/{kib}") { _, context in
+            let kib = context.parameters.get("kib", as: Int.self) ?? 1
+            return Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    for _ in 0..<kib { try await writer.write(ByteBuffer(repeating: UInt8(ascii: "x"), count: 1024)) }
+                    try await writer.finish(nil)
+                })
+        }
+        let bound = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) })
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = bound.stream.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw HarnessError(description: "test upstream did not start") }
+        return TestUpstream(port: port, task: task)
+    }
+
+    @Sendable static func echo(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        var headers: [String: [String]] = [:]
+        for field in request.headers { headers[field.name.canonicalName, default: []].append(field.value) }
+        var count = 0
+        var hash: UInt64 = 1469598103934665603
+        for try await buffer in request.body {
+            count += buffer.readableBytes
+            for byte in buffer.readableBytesView { hash = (hash ^ UInt64(byte)) &* 1099511628211 }
+        }
+        let object: [String: Any] = [
+            "method": request.method.rawValue, "path": request.uri.description, "headers": headers, "bodyBytes": count,
+            "bodySHA": String(hash, radix: 16),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func stop() {
+        task.cancel()
+    }
+}
+
+/// The same FNV-1a hash the echo upstream reports, for comparing bodies.
+func fnv1a(_ bytes: [UInt8]) -> String {
+    var hash: UInt64 = 1469598103934665603
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 1099511628211 }
+    return String(hash, radix: 16)
+}
