@@ -6,7 +6,7 @@ VENV := .venv
 APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv
 GATEWAYS := rest graphql grpc cloudevents websocket
 
-.PHONY: all deps build build-release test test-unit lint format deploy undeploy status bench clean \
+.PHONY: all deps venv build build-release test test-unit lint format deploy undeploy status bench clean \
 	$(addprefix run-,$(GATEWAYS)) run-demo
 
 all: build
@@ -20,6 +20,13 @@ deps: .deps-stamp
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@touch $@
+
+## venv: Python clients for the README examples and tests (grpcio, protobuf, websockets, httpx)
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements-dev.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	@touch $@
 
 build: deps
@@ -46,7 +53,7 @@ format:
 	$(SWIFT) format --in-place --configuration .swift-format $(SWIFT_FILES)
 
 ## deploy: release build, then demo-services and the five gateways in the background (.run/)
-deploy: build-release
+deploy: build-release venv
 	@PORTICO_BIN_DIR=$$($(SWIFT) build -c release --show-bin-path) deploy/local/portico-local.sh start
 
 undeploy:

@@ -56,6 +56,11 @@ public final class ServiceClient: Service, Sendable {
 
     public func run() async throws {
         try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Closes every pool. Called by `run()` at shutdown, or directly when the gateway never started.
+    public func shutdown() async {
         for transport in transports.values { await transport.shutdown() }
         http1Pool.closeIdle()
     }

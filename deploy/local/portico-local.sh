@@ -30,7 +30,15 @@ start_one() { # name executable args...
         echo "  $name already running (pid $(<"$RUN_DIR/$name.pid"))"
         return
     fi
-    nohup "$BIN_DIR/$exe" "$@" >"$RUN_DIR/$name.log" 2>&1 </dev/null &
+    # The daemon gets no file descriptor of ours beyond 0-2 (make's jobserver, a caller's pipes), so nothing
+    # that waits for those to close waits for the gateway too.
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec nohup "$BIN_DIR/$exe" "$@" >"$RUN_DIR/$name.log" 2>&1 </dev/null
+    ) &
     echo $! >"$RUN_DIR/$name.pid"
     echo "  started $name (pid $!)"
 }
@@ -51,11 +59,13 @@ http_ok() { # url -> 0 on HTTP 200, with nothing but bash (no curl needed)
     local hostport=${1#http://}; hostport=${hostport%%/*}
     local path=/${1#http://*/}
     local host=${hostport%:*} port=${hostport##*:}
-    exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
-    printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
-    local status; IFS= read -r -t 2 status <&3 || status=""
-    exec 3>&- 3<&-
-    [[ $status == "HTTP/1.1 200"* ]]
+    # A subshell: a failed `exec` redirection would otherwise end the whole script.
+    (
+        exec 3<>"/dev/tcp/$host/$port" || exit 1
+        printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
+        IFS= read -r -t 2 status <&3 || exit 1
+        [[ $status == "HTTP/1.1 200"* ]]
+    ) 2>/dev/null
 }
 
 cmd_start() {
@@ -65,6 +75,14 @@ cmd_start() {
     "$BIN_DIR/gatewayctl" validate "$CONFIG" >/dev/null
     mkdir -p "$RUN_DIR"
     echo "Starting Portico from $BIN_DIR with $CONFIG"
+    # Refuse to start next to another deployment answering on the same ports: its /readyz would
+    # make this one look ready while ours fails to bind.
+    for g in "${GATEWAYS[@]}"; do
+        if ! running "$g" "$g-gateway" && http_ok "http://127.0.0.1:$(admin_port "$g")/readyz"; then
+            echo "error: something else already answers on $g's admin port $(admin_port "$g"); stop it first" >&2
+            exit 1
+        fi
+    done
     # shellcheck disable=SC2086
     start_one demo-services demo-services $DEMO_ARGS
     for g in "${GATEWAYS[@]}"; do
@@ -81,6 +99,7 @@ cmd_start() {
                 echo "error: $g exited; last log lines:" >&2; tail -n 20 "$RUN_DIR/$g.log" >&2; exit 1
             fi
         done
+        running demo-services demo-services || { echo "error: demo-services exited; last log lines:" >&2; tail -n 20 "$RUN_DIR/demo-services.log" >&2; exit 1; }
         ((${#pending[@]} == 0)) && break
         if ((SECONDS > deadline)); then
             echo "error: not ready after ${READY_TIMEOUT}s: ${pending[*]} (logs in $RUN_DIR/)" >&2

@@ -117,8 +117,17 @@ public enum ConfigValidator {
         // cloudevents
         let cloudevents = config.gateways.cloudevents
         checkPolicy(cloudevents.auth, at: ["gateways", "cloudevents", "auth"])
+        var triggerNames = Set<String>()
         for (index, trigger) in cloudevents.triggers.enumerated() {
-            requireService(trigger.service, at: ["gateways", "cloudevents", "triggers", .index(index), "service"])
+            let path: [ConfigProblem.Key] = ["gateways", "cloudevents", "triggers", .index(index)]
+            requireService(trigger.service, at: path + ["service"])
+            if !triggerNames.insert(trigger.name).inserted {
+                problems.append(.init(path + ["name"], "trigger name '\(trigger.name)' is used twice"))
+            }
+            if !trigger.path.hasPrefix("/") { problems.append(.init(path + ["path"], "must start with '/'")) }
+        }
+        if cloudevents.queueCapacity < 1 {
+            problems.append(.init(["gateways", "cloudevents", "queueCapacity"], "must be at least 1"))
         }
         if cloudevents.maxBatchSize < 1 { problems.append(.init(["gateways", "cloudevents", "maxBatchSize"], "must be at least 1")) }
         if cloudevents.deliveryAttempts < 1 {
@@ -137,7 +146,8 @@ public enum ConfigValidator {
                 problems.append(.init(["gateways", "websocket", "routes", .key(key)], "unknown special route (use $connect, $disconnect or $default)"))
             }
         }
-        if !websocket.routeSelection.hasPrefix("$request.body.") {
+        let selectionPath = websocket.routeSelection.dropFirst("$request.body.".count).split(separator: ".", omittingEmptySubsequences: false)
+        if !websocket.routeSelection.hasPrefix("$request.body.") || selectionPath.contains(where: \.isEmpty) {
             problems.append(.init(["gateways", "websocket", "routeSelection"], "must look like $request.body.<field>[.<field>…]"))
         }
         if !websocket.path.hasPrefix("/") { problems.append(.init(["gateways", "websocket", "path"], "must start with '/'")) }

@@ -225,7 +225,7 @@ public struct GRPCRouteConfig: Codable, Sendable {
 
 /// `gateways.cloudevents`: keys `listen` (default 127.0.0.1:8083), `admin`, `gracePeriod`, `path`
 /// (default `/`), `auth`, `maxBatchSize` (default 100 events), `triggers` (list of
-/// ``CloudEventTriggerConfig``), `deliveryAttempts` (default 3), `queueCapacity` (default 10000 events).
+/// ``CloudEventTriggerConfig``), `deliveryAttempts` (default 3), `queueCapacity` (pending deliveries, one per event and matching trigger; default 10000).
 public struct CloudEventsGatewayConfig: Codable, Sendable {
     public var listener: ListenerConfig
     public var path: String

@@ -87,6 +87,11 @@ public enum GatewayRunner {
             try await run(gateway: gateway, loaded: loaded, listener: listener, logger: logger, build: build)
             logger.info("stopped")
             exit(0)
+        } catch let error as GatewayBuildError {
+            // The configuration was valid YAML but the gateway cannot be built from it (a schema that does not
+            // parse, a field without a source): that is a configuration error too.
+            FileHandle.standardError.write(Data("\(loaded.fileName): \(error.underlying)\n".utf8))
+            exit(2)
         } catch {
             logger.critical("gateway failed", metadata: ["error": "\(error)"])
             exit(1)
@@ -107,7 +112,14 @@ public enum GatewayRunner {
         let environment = GatewayEnvironment(
             gateway: gateway, loaded: loaded, listener: listener, client: client, authenticator: authenticator,
             metrics: RequestMetrics(gateway: gateway), readiness: readiness, logger: logger, listening: listening)
-        let components = try await build(environment)
+        let components: GatewayComponents
+        do {
+            components = try await build(environment)
+        } catch {
+            // Close the client's pools before giving up: a client dropped while open is a programming error.
+            await client.shutdown()
+            throw GatewayBuildError(underlying: error)
+        }
         let admin = AdminServer.makeApplication(
             gateway: gateway, address: listener.admin, readiness: readiness, routes: components.routes,
             registry: client.registry, logger: logger
@@ -124,6 +136,11 @@ public enum GatewayRunner {
         configuration.maximumGracefulShutdownDuration = listener.gracePeriod.duration
         try await ServiceGroup(configuration: configuration).run()
     }
+}
+
+/// A gateway could not be built from a configuration that passed validation.
+struct GatewayBuildError: Error {
+    var underlying: any Error
 }
 
 /// Marks the process not ready as soon as graceful shutdown begins.

@@ -1,0 +1,94 @@
+// Learns how a connection ended: the first close frame seen in either direction (code and reason, and who
+// sent it), or a frame-level protocol error. hummingbird-websocket answers close frames itself and does
+// not hand them to the handler, so a small channel handler watches them go by for `$disconnect`.
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+/// How a connection closed.
+struct ObservedClose: Sendable, Equatable {
+    enum Initiator: String, Sendable { case client, gateway }
+    var code: UInt16
+    var reason: String
+    var initiator: Initiator
+
+    /// No close frame at all: the TCP connection just went away.
+    static let abnormal = ObservedClose(code: 1006, reason: "connection lost", initiator: .client)
+}
+
+/// Shared between the channel handler and the connection's session; the first record wins.
+final class CloseRecord: Sendable {
+    private let value = Mutex<ObservedClose?>(nil)
+
+    func record(_ close: ObservedClose) {
+        value.withLock { if $0 == nil { $0 = close } }
+    }
+
+    var observed: ObservedClose? { value.withLock { $0 } }
+
+    /// Reads a close frame's payload: an empty payload means 1005 (no status code).
+    static func parse(_ payload: ByteBuffer, initiator: ObservedClose.Initiator) -> ObservedClose {
+        var payload = payload
+        guard let code = payload.readInteger(as: UInt16.self) else {
+            return ObservedClose(code: 1005, reason: "", initiator: initiator)
+        }
+        let reason = payload.readString(length: payload.readableBytes) ?? ""
+        return ObservedClose(code: code, reason: reason, initiator: initiator)
+    }
+}
+
+final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let record: CloseRecord
+
+    init(record: CloseRecord) {
+        self.record = record
+    }
+
+    /// Adds an observer right after the frame decoder (and its protocol error handler) of `channel`.
+    static func install(on channel: any Channel, record: CloseRecord) async {
+        try? await channel.eventLoop.submit {
+            let operations = channel.pipeline.syncOperations
+            let observer = CloseFrameObserver(record: record)
+            if let errorHandler = try? operations.handler(type: WebSocketProtocolErrorHandler.self) {
+                try operations.addHandler(observer, position: .after(errorHandler))
+            } else {
+                let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+                try operations.addHandler(observer, position: .after(decoder))
+            }
+        }.get()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if frame.opcode == .connectionClose {
+            record.record(CloseRecord.parse(frame.unmaskedData, initiator: .client))
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        if frame.opcode == .connectionClose {
+            record.record(CloseRecord.parse(frame.unmaskedData, initiator: .gateway))
+        }
+        context.write(data, promise: promise)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The protocol error handler before us has already sent the matching close frame.
+        if let error = error as? NIOWebSocketError {
+            switch error {
+            case .invalidFrameLength:
+                record.record(ObservedClose(code: 1009, reason: "message too large", initiator: .gateway))
+            default:
+                record.record(ObservedClose(code: 1002, reason: "protocol error", initiator: .gateway))
+            }
+        }
+        context.fireErrorCaught(error)
+    }
+}

@@ -1,0 +1,89 @@
+// The upgrade decision: authenticate with `gateways.websocket.auth` (Bearer header, `?token=` or API key),
+// give the connection its id, then ask `$connect`: a non-2xx answer refuses the handshake with that status,
+// a 2xx answer may attach context and pick a subprotocol.
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+
+extension WebSocketRuntime {
+    func shouldUpgrade(_ request: Request, context: WebSocketGatewayContext) async throws -> RouterShouldUpgrade {
+        guard !registry.isDraining else { throw GatewayError(.unavailable, "the gateway is shutting down") }
+        let found = credentials(for: request, apiKeyHeader: authenticator.config.apiKeyHeader, allowQueryToken: true)
+        let identity = try await authenticator.authorize(found, policy: config.auth)
+        var accepted = AcceptedHandshake(
+            connectionID: registry.makeConnectionID(), identity: identity, context: [:],
+            requestID: context.gateway.requestID, trace: context.gateway.trace,
+            clientAddress: context.gateway.clientAddress, host: request.head.authority, path: request.uri.path,
+            subprotocol: nil, connectedAt: Date())
+        var headers = HTTPFields()
+        if let route = routes.connect {
+            let envelope = IntegrationEnvelope(
+                connectionId: accepted.connectionID, routeKey: WebSocketRoutes.connectKey, eventType: .connect,
+                messageId: accepted.requestID, identity: identity.map(IntegrationEnvelope.EnvelopeIdentity.init),
+                context: [:], requestTime: accepted.connectedAt, callbackUrl: callback.url,
+                sourceIp: accepted.clientAddress,
+                headers: ConnectHeaders.select(request.headers.map { ($0.name.canonicalName, $0.value) }),
+                queryParameters: ConnectHeaders.queryParameters(
+                    request.uri.queryParameters.map { (String($0.key), String($0.value)) },
+                    apiKeyHeader: authenticator.config.apiKeyHeader))
+            let result = await caller.call(
+                route, routeKey: WebSocketRoutes.connectKey, envelope: envelope,
+                context: upstreamContext(accepted, requestID: accepted.requestID, newSpan: false))
+            switch result {
+            case .success(let response):
+                let answer = ConnectAnswer(body: response.body)
+                accepted.context = answer.context
+                let offered = Self.offeredSubprotocols(request.headers[.secWebSocketProtocol])
+                if let subprotocol = answer.subprotocol {
+                    if offered.contains(subprotocol) {
+                        accepted.subprotocol = subprotocol
+                        headers[.secWebSocketProtocol] = subprotocol
+                    } else {
+                        logger.warning(
+                            "$connect chose a subprotocol the client did not offer; ignored",
+                            metadata: ["subprotocol": "\(subprotocol)", "connection_id": "\(accepted.connectionID)"])
+                    }
+                }
+            case .rejected(let status, let error):
+                metrics.integrationError(route: WebSocketRoutes.connectKey, code: error.code.name)
+                throw ConnectRejection(status: status, error: error)
+            case .failed(let error):
+                metrics.integrationError(route: WebSocketRoutes.connectKey, code: error.code.name)
+                throw error
+            }
+        }
+        context.handshake.set(accepted)
+        return .upgrade(headers)
+    }
+
+    /// The protocols of a `Sec-WebSocket-Protocol` request header.
+    static func offeredSubprotocols(_ header: String?) -> [String] {
+        guard let header else { return [] }
+        return header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// What a 2xx `$connect` answer may carry: `{"context": {"key": "value"}, "subprotocol": "chat.v1"}`.
+/// Context values that are numbers or booleans are kept as their JSON text; anything else is ignored, as is
+/// a body that is not a JSON object.
+struct ConnectAnswer: Equatable, Sendable {
+    var context: [String: String] = [:]
+    var subprotocol: String?
+
+    init(body: [UInt8]) {
+        guard let value = JSONValue.parse(body) else { return }
+        if case .object(let entries)? = value["context"] {
+            for (key, entry) in entries {
+                switch entry {
+                case .string(let text): context[key] = text
+                case .int, .double, .bool: context[key] = entry.jsonText
+                default: continue
+                }
+            }
+        }
+        subprotocol = value["subprotocol"]?.stringValue
+    }
+}

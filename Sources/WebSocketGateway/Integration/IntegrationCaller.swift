@@ -1,0 +1,78 @@
+// Calls a route's integration through ServiceClient (POST of the JSON envelope to the route's path) and
+// classifies the answer: a 2xx response, or a gateway error to report to the client or the handshake.
+import GatewayCore
+import Logging
+import ServiceClient
+
+/// The result of one integration call.
+enum IntegrationResult: Sendable {
+    /// The integration answered with a 2xx status.
+    case success(UpstreamResponse)
+    /// The integration answered with another status; `error` is what the gateway reports for it.
+    case rejected(status: Int, error: GatewayError)
+    /// The call failed (connect failure, no endpoint, timeout…).
+    case failed(GatewayError)
+}
+
+struct IntegrationCaller: Sendable {
+    let client: ServiceClient
+    let logger: Logger
+
+    func call(
+        _ route: WebSocketRouteConfig, routeKey: String, envelope: IntegrationEnvelope, context: UpstreamCallContext
+    ) async -> IntegrationResult {
+        let body: [UInt8]
+        do {
+            body = try envelope.encoded()
+        } catch {
+            return .failed(GatewayError(.internalError, "could not encode the integration envelope"))
+        }
+        let request = UpstreamRequest(
+            method: "POST", path: route.path,
+            headers: [("Content-Type", "application/json"), ("Accept", "application/json")], body: body)
+        do {
+            let response = try await client.send(request, to: route.service, context: context, timeout: route.timeout)
+            if (200..<300).contains(response.status) { return .success(response) }
+            return .rejected(
+                status: response.status, error: Self.rejection(status: response.status, body: response.body))
+        } catch {
+            logger.warning(
+                "websocket integration failed",
+                metadata: [
+                    "route": "\(routeKey)", "service": "\(route.service)", "connection_id": "\(envelope.connectionId)",
+                    "error": "\(error)",
+                ])
+            return .failed(error)
+        }
+    }
+
+    /// The gateway error reported for a non-2xx integration answer: the status's error code, and the
+    /// integration's own message when its body is JSON with a `message`, `error` or `detail` string.
+    static func rejection(status: Int, body: [UInt8]) -> GatewayError {
+        let code: GatewayError.Code
+        switch status {
+        case 400: code = .badRequest
+        case 401: code = .unauthenticated
+        case 403: code = .permissionDenied
+        case 404: code = .notFound
+        case 405: code = .methodNotAllowed
+        case 413: code = .payloadTooLarge
+        case 415: code = .unsupportedMediaType
+        case 429: code = .rateLimited
+        case 503: code = .unavailable
+        case 504: code = .upstreamTimeout
+        case 400..<500: code = .badRequest
+        default: code = .upstreamError
+        }
+        var message = "the integration answered HTTP \(status)"
+        if let json = JSONValue.parse(body) {
+            for key in ["message", "error", "detail"] {
+                if let text = json[key]?.stringValue, !text.isEmpty {
+                    message = text
+                    break
+                }
+            }
+        }
+        return GatewayError(code, message)
+    }
+}

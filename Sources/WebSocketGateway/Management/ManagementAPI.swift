@@ -1,0 +1,157 @@
+// The `/@connections/{connectionId}` management API on the main listener (outside the WebSocket path),
+// guarded by `managementAuth`: POST pushes its body to the client, GET describes the connection, DELETE
+// closes it. An id that is not (or no longer) open is `410 Gone`.
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+struct ManagementAPI: Sendable {
+    let runtime: WebSocketRuntime
+
+    static let path = "/@connections"
+
+    func register(on router: Router<GatewayRequestContext>) {
+        let group = router.group(RouterPath(Self.path))
+            .add(
+                middleware: AuthMiddleware<GatewayRequestContext>(
+                    authenticator: runtime.authenticator, policy: runtime.config.managementAuth))
+        group.post("{connectionId}") { request, context in
+            try await named("connections-post") { try await push(request, context: context) }
+        }
+        group.get("{connectionId}") { request, context in
+            try await named("connections-get") { try describe(request, context: context) }
+        }
+        group.delete("{connectionId}") { request, context in
+            try await named("connections-delete") { try close(request, context: context) }
+        }
+    }
+
+    /// `POST`: the body goes to the client as a text message (binary with `Content-Type:
+    /// application/octet-stream`). 204 when queued; 410 when the connection is gone or just closed.
+    func push(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let connection = try lookup(request, context: context)
+        let bytes = Array(try await request.body.collect(upTo: runtime.maxMessageSize).readableBytesView)
+        let message: OutboundMessage
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/octet-stream") == true {
+            message = .binary(bytes)
+        } else {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw GatewayError(
+                    .badRequest, "the body must be UTF-8 text (send binary as application/octet-stream)")
+            }
+            message = .text(text)
+        }
+        switch runtime.deliver(message, to: connection, route: "@connections") {
+        case .queued:
+            return Response(status: .noContent)
+        case .closed:
+            return gone(connection.id, request: request, context: context, detail: "the connection is closing")
+        case .overflow:
+            return gone(
+                connection.id, request: request, context: context,
+                detail: "the connection was closed: its outbound queue is full (slow consumer)")
+        }
+    }
+
+    /// `GET`: `{"connectionId","connectedAt","lastActiveAt","identity":{…}|null,"sourceIp"}`.
+    func describe(_ request: Request, context: GatewayRequestContext) throws -> Response {
+        let connection = try lookup(request, context: context)
+        let accepted = connection.accepted
+        let description = ConnectionDescription(
+            connectionId: accepted.connectionID,
+            connectedAt: IntegrationEnvelope.iso8601(accepted.connectedAt),
+            lastActiveAt: IntegrationEnvelope.iso8601(connection.lastActive),
+            identity: accepted.identity.map(IntegrationEnvelope.EnvelopeIdentity.init),
+            sourceIp: accepted.clientAddress)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(description)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `DELETE [?code=1000][&reason=…]`: closes with that code (1000 by default) after the queued messages.
+    func close(_ request: Request, context: GatewayRequestContext) throws -> Response {
+        let connection = try lookup(request, context: context)
+        let query = request.uri.queryParameters
+        var code: UInt16 = 1000
+        if let text = query["code"] {
+            guard let parsed = UInt16(text), Self.isSendableCloseCode(parsed) else {
+                throw GatewayError(
+                    .badRequest, "code must be 1000–1003, 1007–1011 or 3000–4999", details: ["code": String(text)])
+            }
+            code = parsed
+        }
+        let reason = query["reason"].map(String.init) ?? "closed by the management API"
+        guard reason.utf8.count <= 123 else { throw GatewayError(.badRequest, "reason must be at most 123 bytes") }
+        connection.close(code: code, reason: reason, drain: true)
+        return Response(status: .noContent)
+    }
+
+    /// Close codes an endpoint may send (RFC 6455 §7.4): not 1004–1006, 1015 or unassigned ranges.
+    static func isSendableCloseCode(_ code: UInt16) -> Bool {
+        (1000...1003).contains(code) || (1007...1011).contains(code) || (3000...4999).contains(code)
+    }
+
+    private func lookup(_ request: Request, context: GatewayRequestContext) throws -> ClientConnection {
+        let id = context.parameters.get("connectionId") ?? ""
+        guard let connection = runtime.registry.connection(id) else {
+            throw GoneError(problem: goneProblem(id, request: request, context: context, detail: nil))
+        }
+        return connection
+    }
+
+    private func gone(_ id: String, request: Request, context: GatewayRequestContext, detail: String) -> Response {
+        goneProblem(id, request: request, context: context, detail: detail).response
+    }
+
+    private func goneProblem(_ id: String, request: Request, context: GatewayRequestContext, detail: String?)
+        -> HTTPProblem
+    {
+        HTTPProblem(
+            status: 410, code: "gone", detail: detail ?? "no open connection with id '\(id)'",
+            instance: request.uri.path, requestID: context.gateway.requestID)
+    }
+}
+
+/// A 410 answer thrown from a lookup; turned into its response by ``named(_:_:)``.
+struct GoneError: Error {
+    var problem: HTTPProblem
+}
+
+/// Runs a management handler: names its route for metrics and turns ``GoneError`` into its 410 response.
+private func named(_ route: String, _ body: () async throws -> Response) async throws -> Response {
+    var response: Response
+    do {
+        response = try await body()
+    } catch let gone as GoneError {
+        response = gone.problem.response
+    }
+    if let name = HTTPField.Name(ObservabilityMiddleware<GatewayRequestContext>.routeHeader) {
+        response.headers[name] = route
+    }
+    return response
+}
+
+private struct ConnectionDescription: Encodable {
+    var connectionId: String
+    var connectedAt: String
+    var lastActiveAt: String
+    var identity: IntegrationEnvelope.EnvelopeIdentity?
+    var sourceIp: String?
+
+    enum CodingKeys: String, CodingKey { case connectionId, connectedAt, lastActiveAt, identity, sourceIp }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(connectionId, forKey: .connectionId)
+        try c.encode(connectedAt, forKey: .connectedAt)
+        try c.encode(lastActiveAt, forKey: .lastActiveAt)
+        if let identity { try c.encode(identity, forKey: .identity) } else { try c.encodeNil(forKey: .identity) }
+        if let sourceIp { try c.encode(sourceIp, forKey: .sourceIp) } else { try c.encodeNil(forKey: .sourceIp) }
+    }
+}

@@ -1,0 +1,98 @@
+import GatewayCore
+// The WebSocket gateway: clients upgrade at `gateways.websocket.path`; each event of a connection
+// ($connect, messages selected by `routeSelection`, $disconnect) becomes a POST to a route's integration
+// through ServiceClient; `/@connections/{id}` lets services push to, describe and close connections.
+public import GatewayHTTP
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+public enum WebSocketGateway {
+    /// Builds the gateway's listener (HTTP/1.1 with WebSocket upgrade) and its connection drain service.
+    public static func build(_ env: GatewayEnvironment) async throws -> GatewayComponents {
+        let config = env.config.gateways.websocket
+        guard let selector = RouteSelector(expression: config.routeSelection) else {
+            throw WebSocketGatewayError(
+                "gateways.websocket.routeSelection: '\(config.routeSelection)' must look like "
+                    + "$request.body.<field>[.<field>…]")
+        }
+        let callback = CallbackAddress(listen: env.listener.listen)
+        let runtime = WebSocketRuntime(
+            config: config, routes: WebSocketRoutes(routes: config.routes), selector: selector,
+            authenticator: env.authenticator, caller: IntegrationCaller(client: env.client, logger: env.logger),
+            registry: ConnectionRegistry(), metrics: WebSocketMetrics(gateway: env.gateway), callback: callback,
+            accessLog: env.config.observability.accessLog, logger: env.logger)
+
+        // Upgrade requests: the handshake (auth, $connect), then the connection's session.
+        let upgradeRouter = Router(context: WebSocketGatewayContext.self)
+        upgradeRouter.add(
+            middleware: ObservabilityMiddleware<WebSocketGatewayContext>(
+                metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger))
+        upgradeRouter.add(middleware: HandshakeRefusalMiddleware(logger: env.logger))
+        upgradeRouter.ws(RouterPath(config.path)) { request, context in
+            try await runtime.shouldUpgrade(request, context: context)
+        } onUpgrade: { inbound, outbound, context in
+            await runtime.serve(inbound: inbound, outbound: outbound, context: context)
+        }
+
+        // Plain HTTP on the same listener: the management API, and a clear answer at the WebSocket path.
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(
+            middleware: ObservabilityMiddleware<GatewayRequestContext>(
+                metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger))
+        ManagementAPI(runtime: runtime).register(on: router)
+        router.get(RouterPath(config.path)) { request, context in
+            HTTPProblem(
+                status: 426, code: "upgrade_required", detail: "this endpoint only accepts WebSocket upgrades",
+                instance: request.uri.path, requestID: context.gateway.requestID,
+                headers: [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+            ).response
+        }
+
+        let webSocket = WebSocketServerConfiguration(
+            maxFrameSize: max(config.maxMessageSize.bytes, 125),
+            autoPing: config.pingInterval.duration > .zero
+                ? .enabled(timePeriod: config.pingInterval.duration) : .disabled,
+            closeTimeout: WebSocketRuntime.closeTimeout,
+            validateUTF8: false)
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: upgradeRouter, configuration: .init(ws: webSocket)),
+            configuration: .init(
+                address: .hostname(env.listener.listen.host, port: env.listener.listen.port), serverName: "portico"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                callback.bound(port: port)
+                await env.mainListenerBound(port: port)
+            },
+            logger: env.logger)
+        return GatewayComponents(
+            services: [app, ConnectionDrainService(registry: runtime.registry, logger: env.logger)],
+            routes: routeInfo(config))
+    }
+
+    static func routeInfo(_ config: WebSocketGatewayConfig) -> [RouteInfo] {
+        func describe(_ policy: AuthPolicyConfig) -> String {
+            policy.require.rawValue + (policy.scopes.isEmpty ? "" : " " + policy.scopes.joined(separator: " "))
+        }
+        var routes = config.routes.sorted { $0.key < $1.key }.map { key, route in
+            RouteInfo(
+                name: key, match: "\(config.path) \(key)", methods: ["WEBSOCKET"],
+                target: "\(route.service) POST \(route.path)\(route.twoWay ? "" : " (one-way)")",
+                auth: describe(config.auth))
+        }
+        routes.append(
+            RouteInfo(
+                name: "@connections", match: "\(ManagementAPI.path)/{connectionId}",
+                methods: ["GET", "POST", "DELETE"],
+                target: "local", auth: describe(config.managementAuth)))
+        return routes
+    }
+}
+
+/// A configuration problem found while building the gateway.
+struct WebSocketGatewayError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
