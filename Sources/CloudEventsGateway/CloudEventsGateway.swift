@@ -32,14 +32,12 @@ public enum CloudEventsGateway {
 
         let router = Router(context: GatewayRequestContext.self)
         router.add(
-            middleware: ObservabilityMiddleware(
-                metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger))
+            middleware: env.observabilityMiddleware(for: GatewayRequestContext.self))
         addRoutes(to: router, path: config.path, ingress: ingress, env: env)
 
         let app = Application(
             router: router,
-            configuration: .init(
-                address: .hostname(env.listener.listen.host, port: env.listener.listen.port), serverName: "portico"),
+            configuration: env.applicationConfiguration,
             onServerRunning: { channel in await env.mainListenerBound(port: channel.localAddress?.port ?? 0) },
             logger: env.logger)
         let routes =

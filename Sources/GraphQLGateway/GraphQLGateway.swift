@@ -34,8 +34,7 @@ public enum GraphQLGateway {
 
         let router = Router(context: GatewayRequestContext.self)
         router.add(
-            middleware: ObservabilityMiddleware(
-                metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger))
+            middleware: env.observabilityMiddleware(for: GatewayRequestContext.self))
         let endpoint = router.group(RouterPath(config.path))
             .add(middleware: GraphQLErrorMiddleware<GatewayRequestContext>())
             .add(
@@ -48,8 +47,7 @@ public enum GraphQLGateway {
         }
         let app = Application(
             router: router,
-            configuration: .init(
-                address: .hostname(env.listener.listen.host, port: env.listener.listen.port), serverName: "portico"),
+            configuration: env.applicationConfiguration,
             onServerRunning: { channel in await env.mainListenerBound(port: channel.localAddress?.port ?? 0) },
             logger: env.logger)
         env.logger.info(

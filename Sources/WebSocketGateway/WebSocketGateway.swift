@@ -27,8 +27,7 @@ public enum WebSocketGateway {
         // Upgrade requests: the handshake (auth, $connect), then the connection's session.
         let upgradeRouter = Router(context: WebSocketGatewayContext.self)
         upgradeRouter.add(
-            middleware: ObservabilityMiddleware<WebSocketGatewayContext>(
-                metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger))
+            middleware: env.observabilityMiddleware(for: WebSocketGatewayContext.self))
         upgradeRouter.add(middleware: HandshakeRefusalMiddleware(logger: env.logger))
         upgradeRouter.ws(RouterPath(config.path)) { request, context in
             try await runtime.shouldUpgrade(request, context: context)
@@ -39,8 +38,7 @@ public enum WebSocketGateway {
         // Plain HTTP on the same listener: the management API, and a clear answer at the WebSocket path.
         let router = Router(context: GatewayRequestContext.self)
         router.add(
-            middleware: ObservabilityMiddleware<GatewayRequestContext>(
-                metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger))
+            middleware: env.observabilityMiddleware(for: GatewayRequestContext.self))
         ManagementAPI(runtime: runtime).register(on: router)
         router.get(RouterPath(config.path)) { request, context in
             HTTPProblem(
@@ -59,8 +57,7 @@ public enum WebSocketGateway {
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: upgradeRouter, configuration: .init(ws: webSocket)),
-            configuration: .init(
-                address: .hostname(env.listener.listen.host, port: env.listener.listen.port), serverName: "portico"),
+            configuration: env.applicationConfiguration,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 callback.bound(port: port)

@@ -15,6 +15,16 @@ struct ErrorModelTests {
         #expect(GatewayError.Code.payloadTooLarge.webSocketCloseCode == 1009)
     }
 
+    @Test func statusesMapBackToCodes() {
+        #expect(GatewayError.Code(httpStatus: 401) == .unauthenticated)
+        #expect(GatewayError.Code(httpStatus: 418) == .badRequest)
+        #expect(GatewayError.Code(httpStatus: 504) == .upstreamTimeout)
+        #expect(GatewayError.Code(httpStatus: 500) == .internalError)
+        for code in [GatewayError.Code.badRequest, .notFound, .payloadTooLarge, .rateLimited, .upstreamTimeout] {
+            #expect(GatewayError.Code(httpStatus: code.httpStatus) == code)
+        }
+    }
+
     @Test func problemDetailsAreJSON() throws {
         let error = GatewayError(.upstreamTimeout, "service 'users' did not answer \"in time\"", details: ["service": "users"])
         let json = try JSONSerialization.jsonObject(with: Data(error.problemDetails(instance: "/api/users", requestID: "r1"))) as? [String: Any]

@@ -79,6 +79,26 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             }
         }
 
+        /// The code for an HTTP status another party answered (an integration, a framework error):
+        /// the closest gateway code, so the client sees one vocabulary whatever produced the status.
+        public init(httpStatus status: Int) {
+            switch status {
+            case 400: self = .badRequest
+            case 401: self = .unauthenticated
+            case 403: self = .permissionDenied
+            case 404: self = .notFound
+            case 405: self = .methodNotAllowed
+            case 413: self = .payloadTooLarge
+            case 415: self = .unsupportedMediaType
+            case 429: self = .rateLimited
+            case 502: self = .upstreamError
+            case 503: self = .unavailable
+            case 504: self = .upstreamTimeout
+            case 400..<500: self = .badRequest
+            default: self = .internalError
+            }
+        }
+
         /// The gRPC status code (numeric, as on the wire).
         public var grpcStatus: Int {
             switch value {

@@ -80,18 +80,6 @@ struct GraphQLErrorMiddleware<Context: GatewayRequestContextProtocol>: RouterMid
     }
 
     static func gatewayError(status: HTTPResponse.Status) -> GatewayError {
-        let code: GatewayError.Code
-        switch status.code {
-        case 400: code = .badRequest
-        case 401: code = .unauthenticated
-        case 403: code = .permissionDenied
-        case 404: code = .notFound
-        case 405: code = .methodNotAllowed
-        case 413: code = .payloadTooLarge
-        case 415: code = .unsupportedMediaType
-        case 429: code = .rateLimited
-        default: code = .internalError
-        }
-        return GatewayError(code, status.reasonPhrase)
+        GatewayError(GatewayError.Code(httpStatus: Int(status.code)), status.reasonPhrase)
     }
 }

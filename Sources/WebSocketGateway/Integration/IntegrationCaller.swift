@@ -49,21 +49,9 @@ struct IntegrationCaller: Sendable {
     /// The gateway error reported for a non-2xx integration answer: the status's error code, and the
     /// integration's own message when its body is JSON with a `message`, `error` or `detail` string.
     static func rejection(status: Int, body: [UInt8]) -> GatewayError {
-        let code: GatewayError.Code
-        switch status {
-        case 400: code = .badRequest
-        case 401: code = .unauthenticated
-        case 403: code = .permissionDenied
-        case 404: code = .notFound
-        case 405: code = .methodNotAllowed
-        case 413: code = .payloadTooLarge
-        case 415: code = .unsupportedMediaType
-        case 429: code = .rateLimited
-        case 503: code = .unavailable
-        case 504: code = .upstreamTimeout
-        case 400..<500: code = .badRequest
-        default: code = .upstreamError
-        }
+        // A 5xx other than 503/504 is the integration failing, not the gateway: upstream_error.
+        let mapped = GatewayError.Code(httpStatus: status)
+        let code: GatewayError.Code = mapped == .internalError ? .upstreamError : mapped
         var message = "the integration answered HTTP \(status)"
         if let json = JSONValue.parse(body) {
             for key in ["message", "error", "detail"] {
