@@ -14,6 +14,8 @@ public final class ServiceClient: Service, Sendable {
     let transports: [String: HTTPRequestTransport]
     /// The streaming keep-alive pool of the proxying data path.
     public let http1Pool: HTTP1ConnectionPool
+    /// Multiplexed HTTP/2 (h2c) connections for gRPC upstreams, used by the gRPC data path.
+    public let http2Pool: HTTP2ConnectionPool
     let logger: Logger
 
     /// Default cap on a buffered upstream response.
@@ -33,6 +35,7 @@ public final class ServiceClient: Service, Sendable {
         }
         self.transports = transports
         self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup)
+        self.http2Pool = HTTP2ConnectionPool(logger: logger)
     }
 
     /// Sends a buffered request to `service` and returns its buffered response. Gateway-made failures
@@ -63,5 +66,6 @@ public final class ServiceClient: Service, Sendable {
     public func shutdown() async {
         for transport in transports.values { await transport.shutdown() }
         http1Pool.closeIdle()
+        await http2Pool.shutdown()
     }
 }
