@@ -6,7 +6,7 @@ VENV := .venv
 APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv
 GATEWAYS := rest graphql grpc cloudevents websocket
 
-.PHONY: all deps venv build build-release test test-unit lint format deploy undeploy status bench clean \
+.PHONY: all deps venv build build-release test test-unit lint format deploy undeploy status clean \
 	$(addprefix run-,$(GATEWAYS)) run-demo
 
 all: build

@@ -122,6 +122,23 @@ struct ConfigLoaderTests {
         #expect(found.first?.path == "auth.jwt.keys[0].algorithm")
     }
 
+    @Test func unsupportedUpstreamsAreRefused() {
+        let tls = errors("services:\n  users:\n    endpoints: [\"https://users.internal\"]\n")
+        #expect(tls.first?.path == "services.users.endpoints[0]")
+        #expect(tls.first?.message.contains("not supported yet") == true)
+        let yaml = """
+            services:
+              orders: { endpoints: ["http://127.0.0.1:9102"], protocol: grpc }
+            gateways:
+              rest:
+                routes:
+                  - { name: r, match: { prefix: /orders }, service: orders }
+            """
+        let found = errors(yaml)
+        #expect(found.first?.path == "gateways.rest.routes[0].service")
+        #expect(found.first?.message.contains("speaks gRPC") == true)
+    }
+
     @Test func invalidYAML() {
         let found = errors("services:\n  users: [\n")
         #expect(found.first?.message.contains("invalid YAML") == true)

@@ -29,14 +29,13 @@ public struct AuthConfig: Codable, Sendable {
 ///
 /// Keys: `issuer` (required `iss`, optional), `audiences` (accepted `aud` values; empty accepts any),
 /// `leeway` (clock skew allowed on `exp`/`nbf`, default 30s), `keys` (list of ``JWTKeyConfig``),
-/// `jwksFile` (path of a JWKS JSON file), `scopeClaim` (default `scope`).
+/// `jwksFile` (path of a JWKS JSON file). Scopes are read from the `scope` claim (space-separated) or `scp` (list).
 public struct JWTConfig: Codable, Sendable {
     public var issuer: String?
     public var audiences: [String]
     public var leeway: ConfigDuration
     public var keys: [JWTKeyConfig]
     public var jwksFile: String?
-    public var scopeClaim: String
 
     public init(issuer: String? = nil, audiences: [String] = [], keys: [JWTKeyConfig] = [], jwksFile: String? = nil) {
         self.issuer = issuer
@@ -44,7 +43,6 @@ public struct JWTConfig: Codable, Sendable {
         self.leeway = .seconds(30)
         self.keys = keys
         self.jwksFile = jwksFile
-        self.scopeClaim = "scope"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -54,7 +52,6 @@ public struct JWTConfig: Codable, Sendable {
         leeway = try c.value(.leeway, or: .seconds(30))
         keys = try c.value(.keys, or: [])
         jwksFile = try c.decodeIfPresent(String.self, forKey: .jwksFile)
-        scopeClaim = try c.value(.scopeClaim, or: "scope")
     }
 }
 

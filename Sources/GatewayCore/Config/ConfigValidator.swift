@@ -17,6 +17,9 @@ public enum ConfigValidator {
 
         for (name, service) in config.services.sorted(by: { $0.key < $1.key }) {
             if service.endpoints.isEmpty { problems.append(.init(["services", .key(name), "endpoints"], "needs at least one endpoint")) }
+            for (index, endpoint) in service.endpoints.enumerated() where endpoint.isTLS {
+                problems.append(.init(["services", .key(name), "endpoints", .index(index)], "TLS to upstreams (https) is not supported yet; use http://"))
+            }
             if service.maxConnectionsPerEndpoint < 1 {
                 problems.append(.init(["services", .key(name), "maxConnectionsPerEndpoint"], "must be at least 1"))
             }
@@ -51,6 +54,13 @@ public enum ConfigValidator {
         let keyNames = config.auth.apiKeys.map(\.name)
         if Set(keyNames).count != keyNames.count { problems.append(.init(["auth", "apiKeys"], "API key names must be unique")) }
 
+        /// HTTP-speaking gateways cannot call a gRPC-only service.
+        func requireHTTPService(_ name: String, at path: [ConfigProblem.Key]) {
+            if let service = config.services[name], service.protocol == .grpc {
+                problems.append(.init(path, "service '\(name)' speaks gRPC; this gateway calls services over HTTP"))
+            }
+        }
+
         func checkPolicy(_ policy: AuthPolicyConfig, at path: [ConfigProblem.Key]) {
             if (policy.require == .jwt || policy.require == .any) && config.auth.jwt == nil && config.auth.apiKeys.isEmpty {
                 problems.append(.init(path, "requires authentication but 'auth' configures no JWT keys or API keys"))
@@ -69,6 +79,7 @@ public enum ConfigValidator {
             let path: [ConfigProblem.Key] = ["gateways", "rest", "routes", .index(index)]
             if !seenNames.insert(route.name).inserted { problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice")) }
             requireService(route.service, at: path + ["service"])
+            requireHTTPService(route.service, at: path + ["service"])
             checkPolicy(route.auth, at: path + ["auth"])
             do {
                 restRoutes.append((route.name, try RouteMatcher(config: route.match), index))
@@ -90,6 +101,7 @@ public enum ConfigValidator {
         checkPolicy(graphql.auth, at: ["gateways", "graphql", "auth"])
         for (field, source) in graphql.fields.sorted(by: { $0.key < $1.key }) {
             requireService(source.service, at: ["gateways", "graphql", "fields", .key(field), "service"])
+            requireHTTPService(source.service, at: ["gateways", "graphql", "fields", .key(field), "service"])
         }
         if graphql.maxDepth < 1 { problems.append(.init(["gateways", "graphql", "maxDepth"], "must be at least 1")) }
 
@@ -121,6 +133,7 @@ public enum ConfigValidator {
         for (index, trigger) in cloudevents.triggers.enumerated() {
             let path: [ConfigProblem.Key] = ["gateways", "cloudevents", "triggers", .index(index)]
             requireService(trigger.service, at: path + ["service"])
+            requireHTTPService(trigger.service, at: path + ["service"])
             if !triggerNames.insert(trigger.name).inserted {
                 problems.append(.init(path + ["name"], "trigger name '\(trigger.name)' is used twice"))
             }
@@ -142,6 +155,7 @@ public enum ConfigValidator {
         }
         for (key, route) in websocket.routes.sorted(by: { $0.key < $1.key }) {
             requireService(route.service, at: ["gateways", "websocket", "routes", .key(key), "service"])
+            requireHTTPService(route.service, at: ["gateways", "websocket", "routes", .key(key), "service"])
             if key.hasPrefix("$") && !["$connect", "$disconnect", "$default"].contains(key) {
                 problems.append(.init(["gateways", "websocket", "routes", .key(key)], "unknown special route (use $connect, $disconnect or $default)"))
             }

@@ -106,7 +106,7 @@ public struct LimitsConfig: Codable, Sendable {
 /// Logs, metrics and tracing.
 ///
 /// Keys: `logLevel` (`trace` … `critical`, default `info`), `logFormat` (`json` or `text`, default
-/// `json`), `accessLog` (default true), `tracing.propagate` (default true).
+/// `json`), `accessLog` (default true). W3C trace context is always accepted and propagated.
 public struct ObservabilityConfig: Codable, Sendable {
     public var logLevel: LogLevel
     public var logFormat: LogFormat

@@ -79,6 +79,10 @@ public enum GatewayRunner {
             }
             if flag == "--listen" { listener.listen = address } else { listener.admin = address }
         }
+        if !options.logLevel.isEmpty && Logger.Level(rawValue: options.logLevel) == nil {
+            FileHandle.standardError.write(Data("--log-level: '\(options.logLevel)' is not one of trace, debug, info, notice, warning, error, critical\n".utf8))
+            exit(2)
+        }
         Observability.bootstrap(loaded.config.observability, logLevelOverride: options.logLevel.isEmpty ? nil : options.logLevel)
         GatewayLimits.maxRequestBodySize = loaded.config.limits.maxRequestBodySize.bytes
         var logger = Logger(label: "portico.\(gateway)")
@@ -103,10 +107,15 @@ public enum GatewayRunner {
         gateway: String, loaded: LoadedConfig, listener: ListenerConfig, logger: Logger,
         build: @Sendable (GatewayEnvironment) async throws -> GatewayComponents
     ) async throws {
-        let client = ServiceClient(config: loaded.config, logger: logger)
-        let authenticator = try await Authenticator(config: loaded.config.auth) { path in
-            try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
+        let authenticator: Authenticator
+        do {
+            authenticator = try await Authenticator(config: loaded.config.auth) { path in
+                try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
+            }
+        } catch {
+            throw GatewayBuildError(underlying: error)
         }
+        let client = ServiceClient(config: loaded.config, logger: logger)
         let readiness = Readiness()
         let listening = ListeningReporter(logger: logger, readiness: readiness, expected: ["main", "admin"])
         let environment = GatewayEnvironment(
@@ -128,8 +137,10 @@ public enum GatewayRunner {
         }
         // Shutdown runs in reverse order: the gateway's listeners drain first, then the client, the
         // admin listener last so that /readyz reports draining until the end.
-        var services: [any Service] = [admin, DrainSignal(readiness: readiness), client]
+        var services: [any Service] = [admin, client]
         services.append(contentsOf: components.services)
+        // Last in the list, so first to hear of shutdown: /readyz turns 503 before the listeners drain.
+        services.append(DrainSignal(readiness: readiness))
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [], logger: logger)
