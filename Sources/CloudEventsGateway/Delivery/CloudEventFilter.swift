@@ -2,22 +2,10 @@
 // attribute satisfies no condition; an empty filter matches every event.
 public import GatewayCore
 
-/// The attribute conditions of one trigger.
-public struct CloudEventFilter: Sendable, Equatable {
-    public var exact: [String: String]
-    public var prefix: [String: String]
-    public var suffix: [String: String]
+/// The attribute conditions of one trigger: the config type itself, with matching added.
+public typealias CloudEventFilter = CloudEventFilterConfig
 
-    public init(exact: [String: String] = [:], prefix: [String: String] = [:], suffix: [String: String] = [:]) {
-        self.exact = exact
-        self.prefix = prefix
-        self.suffix = suffix
-    }
-
-    public init(_ config: CloudEventFilterConfig) {
-        self.init(exact: config.exact, prefix: config.prefix, suffix: config.suffix)
-    }
-
+extension CloudEventFilterConfig {
     /// Whether every condition holds for `event`.
     public func matches(_ event: CloudEvent) -> Bool {
         exact.allSatisfy { event.attribute($0.key) == $0.value }
@@ -42,7 +30,7 @@ public struct CloudEventTrigger: Sendable, Equatable {
 
     public init(_ config: CloudEventTriggerConfig) {
         self.init(
-            name: config.name, filter: CloudEventFilter(config.filter), service: config.service, path: config.path)
+            name: config.name, filter: config.filter, service: config.service, path: config.path)
     }
 }
 

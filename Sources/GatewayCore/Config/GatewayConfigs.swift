@@ -292,7 +292,7 @@ public struct CloudEventTriggerConfig: Codable, Sendable {
 /// Attribute filters, all of which must hold (an empty filter matches every event).
 ///
 /// Keys: `exact`, `prefix`, `suffix`: each a map of attribute name to value.
-public struct CloudEventFilterConfig: Codable, Sendable {
+public struct CloudEventFilterConfig: Codable, Sendable, Equatable {
     public var exact: [String: String]
     public var prefix: [String: String]
     public var suffix: [String: String]
