@@ -175,11 +175,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // MARK: executables (thin @main)
-        .executableTarget(name: "rest-gateway", dependencies: ["RESTGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
-        .executableTarget(name: "graphql-gateway", dependencies: ["GraphQLGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
-        .executableTarget(name: "grpc-gateway", dependencies: ["GRPCGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "cloudevents-gateway", dependencies: ["CloudEventsGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
+            name: "rest-gateway", dependencies: ["RESTGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "graphql-gateway", dependencies: ["GraphQLGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "grpc-gateway", dependencies: ["GRPCGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "cloudevents-gateway", dependencies: ["CloudEventsGateway", "GatewayHTTP"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "websocket-gateway", dependencies: ["WebSocketGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
         .executableTarget(

@@ -22,7 +22,8 @@ final class RESTGatewayShared: Sendable {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
         for route in env.config.gateways.rest.routes {
             let service = try env.client.registry.service(route.service)
-            compiled.append((route.name, try RouteMatcher(config: route.match), RESTRoute(config: route, service: service)))
+            compiled.append(
+                (route.name, try RouteMatcher(config: route.match), RESTRoute(config: route, service: service)))
         }
         routes = try RouteTable(compiled)
         client = env.client
@@ -48,7 +49,8 @@ public enum RESTGateway {
             RouteInfo(
                 name: route.name, match: (try? RouteMatcher(config: route.match).pathDescription) ?? "?",
                 methods: route.match.methods, target: route.service,
-                auth: route.auth.require.rawValue + (route.auth.scopes.isEmpty ? "" : " " + route.auth.scopes.joined(separator: " ")))
+                auth: route.auth.require.rawValue
+                    + (route.auth.scopes.isEmpty ? "" : " " + route.auth.scopes.joined(separator: " ")))
         }
         return GatewayComponents(services: [server], routes: routes)
     }

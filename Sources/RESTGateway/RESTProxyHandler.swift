@@ -70,7 +70,10 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
             guard let exchange else { return }
             exchange.bodyBytes += buffer.readableBytes
             if exchange.bodyBytes > shared.maxBodyBytes && !exchange.responseStarted && exchange.phase != .answered {
-                fail(GatewayError(.payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"), closeAfter: true)
+                fail(
+                    GatewayError(
+                        .payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"),
+                    closeAfter: true)
                 return
             }
             forwardOrQueue(part)
@@ -107,11 +110,18 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         // Framing that request smuggling relies on is refused outright.
         let lengths = head.headers[canonicalForm: "content-length"]
         if !head.headers["transfer-encoding"].isEmpty && !lengths.isEmpty {
-            return fail(GatewayError(.badRequest, "Content-Length and Transfer-Encoding together are not allowed"), closeAfter: true)
+            return fail(
+                GatewayError(.badRequest, "Content-Length and Transfer-Encoding together are not allowed"),
+                closeAfter: true)
         }
-        if Set(lengths).count > 1 { return fail(GatewayError(.badRequest, "conflicting Content-Length values"), closeAfter: true) }
+        if Set(lengths).count > 1 {
+            return fail(GatewayError(.badRequest, "conflicting Content-Length values"), closeAfter: true)
+        }
         if let length = lengths.first.flatMap({ Int($0) }), length > shared.maxBodyBytes {
-            return fail(GatewayError(.payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"), closeAfter: true)
+            return fail(
+                GatewayError(
+                    .payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"),
+                closeAfter: true)
         }
         for (_, value) in head.headers where value.contains("\r") || value.contains("\n") {
             return fail(GatewayError(.badRequest, "header values must not contain CR or LF"), closeAfter: true)
@@ -126,17 +136,21 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         }
         let host = head.headers.first(name: "host").map { Self.hostWithoutPort($0) }
         let headers = head.headers
-        let request = RouteRequest(method: head.method.rawValue, path: Substring(path), host: host) { name in headers.first(name: name) }
+        let request = RouteRequest(method: head.method.rawValue, path: Substring(path), host: host) { name in
+            headers.first(name: name)
+        }
         switch shared.routes.match(request) {
         case .notFound:
             fail(GatewayError(.notFound, "no route matches \(head.method.rawValue) \(path)"), closeAfter: false)
         case .methodNotAllowed(let allowed):
-            fail(GatewayError(.methodNotAllowed, "\(head.method.rawValue) is not allowed here"), closeAfter: false,
-                 extraHeaders: [("Allow", allowed.joined(separator: ", "))])
+            fail(
+                GatewayError(.methodNotAllowed, "\(head.method.rawValue) is not allowed here"), closeAfter: false,
+                extraHeaders: [("Allow", allowed.joined(separator: ", "))])
         case .matched(let route, let parameters):
             exchange.routeName = route.name
             let upstreamPath = route.upstreamPath(path: path, query: query, parameters: parameters)
-            let credentials = Credentials(header: { headers.first(name: $0) }, apiKeyHeader: shared.authenticator.config.apiKeyHeader)
+            let credentials = Credentials(
+                header: { headers.first(name: $0) }, apiKeyHeader: shared.authenticator.config.apiKeyHeader)
             if !route.requiresAuthentication && credentials.isEmpty {
                 lease(route: route, upstreamPath: upstreamPath, identity: nil, context: context)
                 return
@@ -168,14 +182,16 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
 
     private func lease(route: RESTRoute, upstreamPath: String, identity: Identity?, context: ChannelHandlerContext) {
         guard let exchange else { return }
-        shared.client.http1Pool.lease(service: route.service, on: context.eventLoop).assumeIsolated().whenComplete { result in
+        shared.client.http1Pool.lease(service: route.service, on: context.eventLoop).assumeIsolated().whenComplete {
+            result in
             guard self.exchange === exchange, self.context != nil else {
                 if case .success(let lease) = result { lease.release(reusable: true) }
                 return
             }
             switch result {
             case .failure(let error):
-                self.fail((error as? GatewayError) ?? GatewayError(.upstreamConnectFailed, "\(error)"), closeAfter: false)
+                self.fail(
+                    (error as? GatewayError) ?? GatewayError(.upstreamConnectFailed, "\(error)"), closeAfter: false)
             case .success(let lease):
                 self.forward(lease: lease, route: route, upstreamPath: upstreamPath, identity: identity)
             }
@@ -208,11 +224,15 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         for part in exchange.pending { lease.channel.write(Self.clientPart(part), promise: nil) }
         exchange.pending.removeAll()
         lease.channel.flush()
-        exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(route.timeout.nanosecondsValue)) {
+        exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .nanoseconds(route.timeout.nanosecondsValue)
+        ) {
             guard self.exchange === exchange, exchange.phase == .forwarding else { return }
             let seconds = ConfigDuration(route.timeout)
             self.abandonUpstream()
-            self.fail(GatewayError(.upstreamTimeout, "service '\(route.service.name)' did not answer within \(seconds)"), closeAfter: false)
+            self.fail(
+                GatewayError(.upstreamTimeout, "service '\(route.service.name)' did not answer within \(seconds)"),
+                closeAfter: false)
         }
     }
 
@@ -232,7 +252,10 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
             head.headers.replaceOrAdd(name: RequestID.headerName, value: exchange.requestID)
             if !exchange.head.isKeepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
             head.version = exchange.head.version
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))),
+                promise: nil)
         case .body(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
@@ -266,14 +289,18 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
             complete(status: exchange.responseStatus)
             context?.close(promise: nil)
         } else {
-            fail(GatewayError(.upstreamConnectFailed, "the upstream connection failed before a response: \(error)"), closeAfter: false)
+            fail(
+                GatewayError(.upstreamConnectFailed, "the upstream connection failed before a response: \(error)"),
+                closeAfter: false)
         }
     }
 
     // MARK: downstream writability and lifecycle
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        exchange?.lease?.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        exchange?.lease?.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete {
+            _ in
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -308,7 +335,8 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         exchange.phase = .answered
         exchange.responseStarted = true
         exchange.pending.removeAll()
-        let body = error.problemDetails(instance: String(exchange.head.uri.prefix { $0 != "?" }), requestID: exchange.requestID)
+        let body = error.problemDetails(
+            instance: String(exchange.head.uri.prefix { $0 != "?" }), requestID: exchange.requestID)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: GatewayError.problemContentType)
         headers.add(name: "content-length", value: "\(body.count)")
@@ -317,9 +345,12 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         let close = closeAfter || !exchange.head.isKeepAlive || !exchange.requestEnded && closeAfter
         if close { headers.add(name: "connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: error.code.httpStatus)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: status, headers: headers))),
+            promise: nil)
         if exchange.head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             if close { context.close(promise: nil) }

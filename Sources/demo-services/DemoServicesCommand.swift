@@ -9,7 +9,8 @@ import ServiceLifecycle
 @main
 struct DemoServicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo-services", abstract: "Run the demo microservices (users, orders, catalog, notifications, chat).")
+        commandName: "demo-services",
+        abstract: "Run the demo microservices (users, orders, catalog, notifications, chat).")
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "users (REST) port.") var usersPort = 9101
@@ -27,17 +28,21 @@ struct DemoServicesCommand: AsyncParsableCommand {
         let logger = Logger(label: "portico.demo-services")
         let config = DemoServicesConfig(
             host: host, usersPort: usersPort, ordersPort: ordersPort, catalogPort: catalogPort,
-            notificationsPort: notificationsPort, chatPort: chatPort, websocketGatewayURL: websocketGatewayURL, apiKey: apiKey)
+            notificationsPort: notificationsPort, chatPort: chatPort, websocketGatewayURL: websocketGatewayURL,
+            apiKey: apiKey)
         let set = try makeDemoServices(config: config, logger: logger) { service, port in
             logger.info("listening", metadata: ["service": "\(service.rawValue)", "port": "\(port)"])
         }
         let orders = set.orders
-        let reporter = OrdersPortReporter { try await orders.port } report: { port in
+        let reporter = OrdersPortReporter {
+            try await orders.port
+        } report: { port in
             logger.info("listening", metadata: ["service": "orders", "port": "\(port)"])
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: (set.services + [reporter]).map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                services: (set.services + [reporter]).map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
     }
@@ -53,4 +58,3 @@ struct OrdersPortReporter: Service {
         try? await gracefulShutdown()
     }
 }
-

@@ -23,25 +23,29 @@ func loadOrExit(_ path: String) -> LoadedConfig {
 }
 
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a configuration file; exit 2 with located errors if it is invalid.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a configuration file; exit 2 with located errors if it is invalid.")
     @Argument(help: "The configuration file.") var path: String = "portico.yaml"
 
     func run() throws {
         let loaded = loadOrExit(path)
-        let routes = loaded.config.gateways.rest.routes.count + loaded.config.gateways.grpc.routes.count
+        let routes =
+            loaded.config.gateways.rest.routes.count + loaded.config.gateways.grpc.routes.count
             + loaded.config.gateways.websocket.routes.count
         print("\(path): valid (\(loaded.config.services.count) services, \(routes) routes)")
     }
 }
 
 struct Print: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the effective configuration of one gateway, secrets redacted.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the effective configuration of one gateway, secrets redacted.")
     @Option(help: "Path of the configuration file.") var config: String = "portico.yaml"
     @Option(help: "rest, graphql, grpc, cloudevents or websocket.") var gateway: String
 
     func validate() throws {
         guard GatewaysConfig.names.contains(gateway) else {
-            throw ValidationError("unknown gateway '\(gateway)' (one of \(GatewaysConfig.names.joined(separator: ", ")))")
+            throw ValidationError(
+                "unknown gateway '\(gateway)' (one of \(GatewaysConfig.names.joined(separator: ", ")))")
         }
     }
 
@@ -101,27 +105,41 @@ struct Routes: ParsableCommand {
             for route in c.gateways.grpc.routes {
                 let methods = route.methods.isEmpty ? ["*"] : route.methods
                 for method in methods {
-                    rows.append([route.name, "POST", "/\(route.grpcService)/\(method)", route.service, Self.describe(route.auth)])
+                    rows.append([
+                        route.name, "POST", "/\(route.grpcService)/\(method)", route.service, Self.describe(route.auth),
+                    ])
                 }
             }
-            if c.gateways.grpc.health { rows.append(["health", "POST", "/grpc.health.v1.Health/Check", "(gateway)", "none"]) }
+            if c.gateways.grpc.health {
+                rows.append(["health", "POST", "/grpc.health.v1.Health/Check", "(gateway)", "none"])
+            }
         case "graphql":
             let g = c.gateways.graphql
             for (field, source) in g.fields.sorted(by: { $0.key < $1.key }) {
-                rows.append(["Query.\(field)", "POST,GET", g.path, "\(source.service) (\(source.kind.rawValue) \(source.path ?? ""))", Self.describe(g.auth)])
+                rows.append([
+                    "Query.\(field)", "POST,GET", g.path,
+                    "\(source.service) (\(source.kind.rawValue) \(source.path ?? ""))", Self.describe(g.auth),
+                ])
             }
         case "cloudevents":
             let g = c.gateways.cloudevents
             for trigger in g.triggers {
                 let filter = trigger.filter
-                let text = (filter.exact.map { "\($0.key)=\($0.value)" } + filter.prefix.map { "\($0.key)^=\($0.value)" }
+                let text =
+                    (filter.exact.map { "\($0.key)=\($0.value)" } + filter.prefix.map { "\($0.key)^=\($0.value)" }
                     + filter.suffix.map { "\($0.key)$=\($0.value)" }).joined(separator: " ")
-                rows.append([trigger.name, "POST", g.path + (text.isEmpty ? "" : " [\(text)]"), "\(trigger.service)\(trigger.path)", Self.describe(g.auth)])
+                rows.append([
+                    trigger.name, "POST", g.path + (text.isEmpty ? "" : " [\(text)]"),
+                    "\(trigger.service)\(trigger.path)", Self.describe(g.auth),
+                ])
             }
         case "websocket":
             let g = c.gateways.websocket
             for (key, route) in g.routes.sorted(by: { $0.key < $1.key }) {
-                rows.append([key, "WS", g.path, "\(route.service)\(route.path)", key == "$connect" ? Self.describe(g.auth) : (route.twoWay ? "two-way" : "one-way")])
+                rows.append([
+                    key, "WS", g.path, "\(route.service)\(route.path)",
+                    key == "$connect" ? Self.describe(g.auth) : (route.twoWay ? "two-way" : "one-way"),
+                ])
             }
         default:
             throw ValidationError("unknown gateway '\(gateway)'")
@@ -130,7 +148,9 @@ struct Routes: ParsableCommand {
         let all = [header] + rows
         let widths = (0..<header.count).map { column in all.map { $0[column].count }.max() ?? 0 }
         for row in all {
-            print(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            print(
+                row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  "))
         }
     }
 
@@ -140,7 +160,8 @@ struct Routes: ParsableCommand {
 }
 
 struct Token: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a demo JWT signed with the configuration's HS256 key.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a demo JWT signed with the configuration's HS256 key.")
     @Option(help: "Path of the configuration file.") var config: String = "portico.yaml"
     @Option(help: "The subject (caller identity).") var sub: String
     @Option(help: "Space-separated scopes.") var scope: String = ""
@@ -169,7 +190,9 @@ struct Status: AsyncParsableCommand {
             guard let listener = c.gateways.listener(for: name) else { continue }
             let ready = await AdminProbe.isReady(host: listener.admin.host, port: listener.admin.port)
             allReady = allReady && ready
-            print("\(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(ready ? "ready" : "DOWN ")  listen \(listener.listen)  admin \(listener.admin)")
+            print(
+                "\(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(ready ? "ready" : "DOWN ")  listen \(listener.listen)  admin \(listener.admin)"
+            )
         }
         if !allReady { throw ExitCode(1) }
     }

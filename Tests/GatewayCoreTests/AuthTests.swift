@@ -7,46 +7,46 @@ import Testing
 
 enum TestKeys {
     static let rsaPrivate = """
------BEGIN PRIVATE KEY-----
-MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCKVi8gcq170ZEd
-ADK1rh1e6IXBDyy/uWWufHWtc+9unatSwa5w+ghA9ZueguRGLkv0HPXChfUvbdDh
-thMdvikqIy3T58u+L7N2BIjSJ/honLuCU2LxqkNK9R9ijM6G86XsqO5kNpHu5pLR
-M14q/WP1jfh4lUMkBd3vW5nQvsmxAdDooDYDGg1lky/3/aWfNY1NU+XhNIBcUVn8
-RFpEE4mfSE7aCJAM1JI9VGrNGM4Q7QVrxSVIoffl/Hpaje6wr0cWNqt0nCSzF6Hd
-Vqe4mFRjnSC5LVCSTtsL4j6Z/F6R4HDrURtVWbcz7bl8wJRCTSVVmczCM5lgAhIC
-T7cl27dPAgMBAAECggEAJfvyJru2TPhHGypxwhcT83pvN4p+JAq5E8cS3NSnmrzq
-TOfniRfuaj/GQij4mxidPGMzS/1STHqfz0oaR6FuViagr73G4OriIPavxty4xai7
-h9ZzpZ21qoBR5NJ65u1B0xCznIqrWWiwSYcMRUucRdF8t0dszxhZTx7cxkeMw/Av
-UNWZ1595xMkqdVUvYcwzspuxqhfBhitW9BDiNonVCFkrMXZVvm/ZGptiPTw1dKi2
-VyJmX7SJyp0x+hy2CtpJvL7CaN+m4uonZcfnCJqgyjQR9AgEoy4yciBFJgGa5juL
-DRBtkjEeWixydiNe/+WM4Z/LFIKP7/8pS8P8X73NIQKBgQDCgCks/Dmh6bkvnoiN
-cv2O73OMMFB6XfK3f8oIsUXCbG8KCvPZ4hQ0AOdVpjWzQLyHcJyMEM66PLi91DsM
-cs3S6MM6gbeiMTKj5WOLlpTRLPozDc7+1xRkYR/1UyHrPNlB2+sBx9v9v48ssgMR
-4AXEPyJwltJ/f5CTKq+GHFF0nwKBgQC2E9WsIHNmLHhvTnc0NnetWfHCYmnE5U4a
-Jqr323EoWLrqqbOD86xqUmJmpRTF0FCoUgNY3yBPq1sk8MET1yJx31eZL4YQzcMZ
-0wdJBgHXrTat4LeM8BheZH/5YO7zp4/hDKV35/WzQxQYadzGx4+1UYYS+LJP22uL
-dkH/gW+PUQKBgQCriGfH+rHBL+VYL9JyHQWtt1QKQNnY8V4LozHEtMK3EvZivwIM
-GCyFKH7ctHcLnX4nXJNTm8cVzFOJZtCky+LlrM3wnVIcQpNMpBNEmgqo56fIutbh
-PUIIvPd4Xla9pa5dPNxnd6F2iih03JGEhDPRvXRcI0eFljUk9TJTbkoQNQKBgCmU
-Qfk6t9+fTClu673aql3F6nWPb8Ps8Xb7WZOcYyzphlXMRxhc7wSgp6P1EtdRiPnH
-MMh8u6413WyEJjNXr5/9ds2ekqkHtAQTstg0LPuJrLDsXj4rHgWAQdE7F5ZAr5Sf
-BLJrICq9qLsiga5LKEApy8pNTLr7yoVgjhXBAy7hAoGBAKwRT6rps27mcA44OvW7
-JuM3rFhZfRunFIGSEbxRSN37e/+YK/8/bIiAe2Hym1gMVUJkW0P+OcZKK246+7Rh
-VzqzoivTW0szh98zUiLrWk++6DCgwzjaQsB8y/+3MJ26gOD2IDukk4aDIUbE92NT
-0y9+oDGi115cJEpGRXiCu+Uc
------END PRIVATE KEY-----
-"""
+        -----BEGIN PRIVATE KEY-----
+        MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCKVi8gcq170ZEd
+        ADK1rh1e6IXBDyy/uWWufHWtc+9unatSwa5w+ghA9ZueguRGLkv0HPXChfUvbdDh
+        thMdvikqIy3T58u+L7N2BIjSJ/honLuCU2LxqkNK9R9ijM6G86XsqO5kNpHu5pLR
+        M14q/WP1jfh4lUMkBd3vW5nQvsmxAdDooDYDGg1lky/3/aWfNY1NU+XhNIBcUVn8
+        RFpEE4mfSE7aCJAM1JI9VGrNGM4Q7QVrxSVIoffl/Hpaje6wr0cWNqt0nCSzF6Hd
+        Vqe4mFRjnSC5LVCSTtsL4j6Z/F6R4HDrURtVWbcz7bl8wJRCTSVVmczCM5lgAhIC
+        T7cl27dPAgMBAAECggEAJfvyJru2TPhHGypxwhcT83pvN4p+JAq5E8cS3NSnmrzq
+        TOfniRfuaj/GQij4mxidPGMzS/1STHqfz0oaR6FuViagr73G4OriIPavxty4xai7
+        h9ZzpZ21qoBR5NJ65u1B0xCznIqrWWiwSYcMRUucRdF8t0dszxhZTx7cxkeMw/Av
+        UNWZ1595xMkqdVUvYcwzspuxqhfBhitW9BDiNonVCFkrMXZVvm/ZGptiPTw1dKi2
+        VyJmX7SJyp0x+hy2CtpJvL7CaN+m4uonZcfnCJqgyjQR9AgEoy4yciBFJgGa5juL
+        DRBtkjEeWixydiNe/+WM4Z/LFIKP7/8pS8P8X73NIQKBgQDCgCks/Dmh6bkvnoiN
+        cv2O73OMMFB6XfK3f8oIsUXCbG8KCvPZ4hQ0AOdVpjWzQLyHcJyMEM66PLi91DsM
+        cs3S6MM6gbeiMTKj5WOLlpTRLPozDc7+1xRkYR/1UyHrPNlB2+sBx9v9v48ssgMR
+        4AXEPyJwltJ/f5CTKq+GHFF0nwKBgQC2E9WsIHNmLHhvTnc0NnetWfHCYmnE5U4a
+        Jqr323EoWLrqqbOD86xqUmJmpRTF0FCoUgNY3yBPq1sk8MET1yJx31eZL4YQzcMZ
+        0wdJBgHXrTat4LeM8BheZH/5YO7zp4/hDKV35/WzQxQYadzGx4+1UYYS+LJP22uL
+        dkH/gW+PUQKBgQCriGfH+rHBL+VYL9JyHQWtt1QKQNnY8V4LozHEtMK3EvZivwIM
+        GCyFKH7ctHcLnX4nXJNTm8cVzFOJZtCky+LlrM3wnVIcQpNMpBNEmgqo56fIutbh
+        PUIIvPd4Xla9pa5dPNxnd6F2iih03JGEhDPRvXRcI0eFljUk9TJTbkoQNQKBgCmU
+        Qfk6t9+fTClu673aql3F6nWPb8Ps8Xb7WZOcYyzphlXMRxhc7wSgp6P1EtdRiPnH
+        MMh8u6413WyEJjNXr5/9ds2ekqkHtAQTstg0LPuJrLDsXj4rHgWAQdE7F5ZAr5Sf
+        BLJrICq9qLsiga5LKEApy8pNTLr7yoVgjhXBAy7hAoGBAKwRT6rps27mcA44OvW7
+        JuM3rFhZfRunFIGSEbxRSN37e/+YK/8/bIiAe2Hym1gMVUJkW0P+OcZKK246+7Rh
+        VzqzoivTW0szh98zUiLrWk++6DCgwzjaQsB8y/+3MJ26gOD2IDukk4aDIUbE92NT
+        0y9+oDGi115cJEpGRXiCu+Uc
+        -----END PRIVATE KEY-----
+        """
     static let rsaPublic = """
------BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAilYvIHKte9GRHQAyta4d
-XuiFwQ8sv7llrnx1rXPvbp2rUsGucPoIQPWbnoLkRi5L9Bz1woX1L23Q4bYTHb4p
-KiMt0+fLvi+zdgSI0if4aJy7glNi8apDSvUfYozOhvOl7KjuZDaR7uaS0TNeKv1j
-9Y34eJVDJAXd71uZ0L7JsQHQ6KA2AxoNZZMv9/2lnzWNTVPl4TSAXFFZ/ERaRBOJ
-n0hO2giQDNSSPVRqzRjOEO0Fa8UlSKH35fx6Wo3usK9HFjardJwksxeh3VanuJhU
-Y50guS1Qkk7bC+I+mfxekeBw61EbVVm3M+25fMCUQk0lVZnMwjOZYAISAk+3Jdu3
-TwIDAQAB
------END PUBLIC KEY-----
-"""
+        -----BEGIN PUBLIC KEY-----
+        MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAilYvIHKte9GRHQAyta4d
+        XuiFwQ8sv7llrnx1rXPvbp2rUsGucPoIQPWbnoLkRi5L9Bz1woX1L23Q4bYTHb4p
+        KiMt0+fLvi+zdgSI0if4aJy7glNi8apDSvUfYozOhvOl7KjuZDaR7uaS0TNeKv1j
+        9Y34eJVDJAXd71uZ0L7JsQHQ6KA2AxoNZZMv9/2lnzWNTVPl4TSAXFFZ/ERaRBOJ
+        n0hO2giQDNSSPVRqzRjOEO0Fa8UlSKH35fx6Wo3usK9HFjardJwksxeh3VanuJhU
+        Y50guS1Qkk7bC+I+mfxekeBw61EbVVm3M+25fMCUQk0lVZnMwjOZYAISAk+3Jdu3
+        TwIDAQAB
+        -----END PUBLIC KEY-----
+        """
 }
 
 struct TestClaims: JWTPayload {
@@ -60,7 +60,8 @@ struct TestClaims: JWTPayload {
 
     static func valid(_ now: Date = Date()) -> TestClaims {
         TestClaims(
-            sub: "alice", iss: "portico-demo", aud: .init(value: ["portico"]), exp: .init(value: now.addingTimeInterval(600)),
+            sub: "alice", iss: "portico-demo", aud: .init(value: ["portico"]),
+            exp: .init(value: now.addingTimeInterval(600)),
             nbf: nil, scope: "orders:write users:read")
     }
 }
@@ -77,13 +78,16 @@ struct AuthTests {
         async throws -> Authenticator
     {
         try await Authenticator(
-            config: AuthConfig(jwt: jwtConfig(keys: keys), apiKeys: [APIKeyConfig(name: "svc", key: "k-123", scopes: ["connections:manage"])])
+            config: AuthConfig(
+                jwt: jwtConfig(keys: keys),
+                apiKeys: [APIKeyConfig(name: "svc", key: "k-123", scopes: ["connections:manage"])])
         ) { _ in "" }
     }
 
     static func sign(_ claims: TestClaims, secret: String = secret, kid: String? = "demo") async throws -> String {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid.map { JWKIdentifier(string: $0) })
+        await keys.add(
+            hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid.map { JWKIdentifier(string: $0) })
         return try await keys.sign(claims, kid: kid.map { JWKIdentifier(string: $0) })
     }
 
@@ -105,7 +109,8 @@ struct AuthTests {
     @Test func mintedDemoTokenVerifies() async throws {
         let auth = try await Self.authenticator()
         let token = try await TokenMinter.hs256(
-            secret: Self.secret, subject: "bob", scopes: ["users:write"], issuer: "portico-demo", audience: "portico", kid: "demo")
+            secret: Self.secret, subject: "bob", scopes: ["users:write"], issuer: "portico-demo", audience: "portico",
+            kid: "demo")
         let identity = try await auth.authenticate(Credentials(bearerToken: token))
         #expect(identity?.subject == "bob")
         #expect(identity?.scopes == ["users:write"])
@@ -129,13 +134,17 @@ struct AuthTests {
     @Test func wrongIssuer() async throws {
         var claims = TestClaims.valid()
         claims.iss = "someone-else"
-        #expect(await verifyError(try await Self.sign(claims), try await Self.authenticator())?.message.contains("issuer") == true)
+        #expect(
+            await verifyError(try await Self.sign(claims), try await Self.authenticator())?.message.contains("issuer")
+                == true)
     }
 
     @Test func wrongAudience() async throws {
         var claims = TestClaims.valid()
         claims.aud = .init(value: ["other"])
-        #expect(await verifyError(try await Self.sign(claims), try await Self.authenticator())?.message.contains("audience") == true)
+        #expect(
+            await verifyError(try await Self.sign(claims), try await Self.authenticator())?.message.contains("audience")
+                == true)
     }
 
     @Test func badSignature() async throws {
@@ -170,7 +179,8 @@ struct AuthTests {
             .init(kid: "ec", algorithm: .ES256, publicKey: es.publicKey.pemRepresentation),
         ])
         let signer = JWTKeyCollection()
-        await signer.add(rsa: try Insecure.RSA.PrivateKey(pem: TestKeys.rsaPrivate), digestAlgorithm: .sha256, kid: "rsa")
+        await signer.add(
+            rsa: try Insecure.RSA.PrivateKey(pem: TestKeys.rsaPrivate), digestAlgorithm: .sha256, kid: "rsa")
         await signer.add(ecdsa: es, kid: "ec")
         let rsToken = try await signer.sign(TestClaims.valid(), kid: "rsa")
         let esToken = try await signer.sign(TestClaims.valid(), kid: "ec")
@@ -207,9 +217,13 @@ struct AuthTests {
             Issue.record("expected 401")
         } catch { #expect(error.code.httpStatus == 401) }
         // Scope present / missing.
-        #expect(try await auth.authorize(Credentials(bearerToken: token), policy: .init(require: .jwt, scopes: ["orders:write"]))?.subject == "alice")
+        #expect(
+            try await auth.authorize(
+                Credentials(bearerToken: token), policy: .init(require: .jwt, scopes: ["orders:write"]))?.subject
+                == "alice")
         do {
-            _ = try await auth.authorize(Credentials(bearerToken: token), policy: .init(require: .jwt, scopes: ["users:write"]))
+            _ = try await auth.authorize(
+                Credentials(bearerToken: token), policy: .init(require: .jwt, scopes: ["users:write"]))
             Issue.record("expected 403")
         } catch { #expect(error.code.httpStatus == 403) }
         // Method mismatch: an API key on a JWT-only route.

@@ -22,7 +22,8 @@ struct ConfigLoaderTests {
     }
 
     @Test func demoConfigIsValid() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let loaded = try ConfigLoader.load(path: root.appendingPathComponent("portico.yaml").path, environment: [:])
         #expect(loaded.config.services["users"]?.endpoints.first?.port == 9101)
         #expect(loaded.config.gateways.rest.listener.listen.port == 8080)
@@ -65,15 +66,16 @@ struct ConfigLoaderTests {
     }
 
     @Test func undeclaredService() {
-        let yaml = Self.minimal + """
+        let yaml =
+            Self.minimal + """
 
-            gateways:
-              rest:
-                routes:
-                  - name: r
-                    match: { path: /x }
-                    service: billing
-            """
+                gateways:
+                  rest:
+                    routes:
+                      - name: r
+                        match: { path: /x }
+                        service: billing
+                """
         let found = errors(yaml)
         #expect(found.count == 1)
         #expect(found.first?.path == "gateways.rest.routes[0].service")
@@ -82,18 +84,19 @@ struct ConfigLoaderTests {
     }
 
     @Test func conflictingRoutes() {
-        let yaml = Self.minimal + """
+        let yaml =
+            Self.minimal + """
 
-            gateways:
-              rest:
-                routes:
-                  - name: a
-                    match: { path: "/users/{id}", methods: [GET] }
-                    service: users
-                  - name: b
-                    match: { path: "/users/{userId}", methods: [GET, POST] }
-                    service: users
-            """
+                gateways:
+                  rest:
+                    routes:
+                      - name: a
+                        match: { path: "/users/{id}", methods: [GET] }
+                        service: users
+                      - name: b
+                        match: { path: "/users/{userId}", methods: [GET, POST] }
+                        service: users
+                """
         let found = errors(yaml)
         #expect(found.first?.path == "gateways.rest.routes[1]")
         #expect(found.first?.message.contains("conflicts with route 'a'") == true)
@@ -101,7 +104,8 @@ struct ConfigLoaderTests {
 
     @Test func environmentSubstitution() throws {
         let yaml = "services:\n  users:\n    endpoints: [\"${USERS_URL}\"]\n    requestTimeout: ${TIMEOUT:-7s}\n"
-        let loaded = try ConfigLoader.load(text: yaml, fileName: "t.yaml", environment: ["USERS_URL": "http://10.0.0.1:81"])
+        let loaded = try ConfigLoader.load(
+            text: yaml, fileName: "t.yaml", environment: ["USERS_URL": "http://10.0.0.1:81"])
         #expect(loaded.config.services["users"]?.endpoints.first?.host == "10.0.0.1")
         #expect(loaded.config.services["users"]?.requestTimeout.duration == .seconds(7))
         let missing = errors(yaml)

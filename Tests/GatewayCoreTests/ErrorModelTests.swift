@@ -26,8 +26,11 @@ struct ErrorModelTests {
     }
 
     @Test func problemDetailsAreJSON() throws {
-        let error = GatewayError(.upstreamTimeout, "service 'users' did not answer \"in time\"", details: ["service": "users"])
-        let json = try JSONSerialization.jsonObject(with: Data(error.problemDetails(instance: "/api/users", requestID: "r1"))) as? [String: Any]
+        let error = GatewayError(
+            .upstreamTimeout, "service 'users' did not answer \"in time\"", details: ["service": "users"])
+        let json =
+            try JSONSerialization.jsonObject(with: Data(error.problemDetails(instance: "/api/users", requestID: "r1")))
+            as? [String: Any]
         #expect(json?["status"] as? Int == 504)
         #expect(json?["title"] as? String == "Gateway Timeout")
         #expect(json?["code"] as? String == "upstream_timeout")

@@ -9,15 +9,19 @@ struct RoutingTests {
         try RouteTable(routes.map { (name: $0.0, matcher: try RouteMatcher(config: $0.1), target: $0.0) })
     }
 
-    func match(_ table: RouteTable<String>, _ method: String, _ path: String, host: String? = nil,
-               headers: [String: String] = [:]) -> (String?, [String: String]) {
+    func match(
+        _ table: RouteTable<String>, _ method: String, _ path: String, host: String? = nil,
+        headers: [String: String] = [:]
+    ) -> (String?, [String: String]) {
         let request = RouteRequest(method: method, path: Substring(path), host: host) { headers[$0] }
         if case .matched(let name, let parameters) = table.match(request) { return (name, parameters) }
         return (nil, [:])
     }
 
     @Test func templateParameters() throws {
-        let t = try table([("user", .init(path: "/users/{id}")), ("orders", .init(path: "/users/{id}/orders/{orderId}"))])
+        let t = try table([
+            ("user", .init(path: "/users/{id}")), ("orders", .init(path: "/users/{id}/orders/{orderId}")),
+        ])
         #expect(match(t, "GET", "/users/42").0 == "user")
         #expect(match(t, "GET", "/users/42").1 == ["id": "42"])
         #expect(match(t, "GET", "/users/a%20b").1 == ["id": "a b"])
@@ -28,7 +32,8 @@ struct RoutingTests {
 
     @Test func wildcardsAndPrefixes() throws {
         let t = try table([
-            ("files", .init(path: "/files/{path...}")), ("static", .init(path: "/static/*")), ("api", .init(prefix: "/api")),
+            ("files", .init(path: "/files/{path...}")), ("static", .init(path: "/static/*")),
+            ("api", .init(prefix: "/api")),
         ])
         #expect(match(t, "GET", "/files/a/b/c.txt").1 == ["path": "a/b/c.txt"])
         #expect(match(t, "GET", "/static/x/y").0 == "static")
@@ -79,7 +84,9 @@ struct RoutingTests {
             _ = try table([("a", .init(path: "/u/{id}")), ("b", .init(path: "/u/{x}"))])
         }
         #expect(throws: RouteConflictError.self) {
-            _ = try table([("a", .init(path: "/u", methods: ["GET", "PUT"])), ("b", .init(path: "/u", methods: ["PUT"]))])
+            _ = try table([
+                ("a", .init(path: "/u", methods: ["GET", "PUT"])), ("b", .init(path: "/u", methods: ["PUT"])),
+            ])
         }
         // Different methods, hosts or headers do not conflict.
         #expect(throws: Never.self) {

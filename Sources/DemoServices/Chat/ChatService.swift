@@ -116,7 +116,9 @@ struct ChatHandler: Sendable {
         }
         let targets = await connections.ids()
         // Prefer the gateway that made this call (its address is in the envelope), so any gateway replica works.
-        let gateway = envelope.callbackUrl.map { GatewayManagementClient(baseURL: $0, apiKey: self.gateway.apiKey) } ?? self.gateway
+        let gateway =
+            envelope.callbackUrl.map { GatewayManagementClient(baseURL: $0, apiKey: self.gateway.apiKey) }
+            ?? self.gateway
         let gone = await withTaskGroup(of: String?.self) { group in
             for connectionID in targets {
                 group.addTask {

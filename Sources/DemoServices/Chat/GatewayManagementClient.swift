@@ -2,8 +2,9 @@
 // key), over Foundation's URLSession (FoundationNetworking on Linux).
 
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Pushes messages to websocket clients through the gateway.

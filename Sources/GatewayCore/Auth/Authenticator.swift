@@ -48,7 +48,8 @@ public struct Authenticator: Sendable {
     }
 
     /// The policy decision alone, for an identity already verified.
-    public static func check(_ identity: Identity?, against policy: AuthPolicyConfig) throws(GatewayError) -> Identity? {
+    public static func check(_ identity: Identity?, against policy: AuthPolicyConfig) throws(GatewayError) -> Identity?
+    {
         if policy.require == .none && policy.scopes.isEmpty { return identity }
         guard let identity else {
             let what: String

@@ -1,5 +1,7 @@
 // Who is calling: the verified identity a policy decision produces and microservices receive.
 
+import Foundation
+
 /// How a caller proved who they are.
 public enum AuthMethod: String, Sendable, Codable {
     case jwt
@@ -52,5 +54,3 @@ public struct Credentials: Sendable {
 
     public var isEmpty: Bool { bearerToken == nil && apiKey == nil }
 }
-
-import Foundation

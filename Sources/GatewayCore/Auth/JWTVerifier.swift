@@ -26,7 +26,9 @@ public struct JWTVerifier: Sendable {
             let collection = JWTKeyCollection()
             switch key.algorithm {
             case .HS256:
-                guard let secret = key.secret?.value else { throw JWTSetupError("auth.jwt.keys[\(index)]: HS256 needs 'secret'") }
+                guard let secret = key.secret?.value else {
+                    throw JWTSetupError("auth.jwt.keys[\(index)]: HS256 needs 'secret'")
+                }
                 guard secret.utf8.count >= 32 else {
                     throw JWTSetupError("auth.jwt.keys[\(index)].secret: HS256 secrets must be at least 32 bytes")
                 }
@@ -85,7 +87,9 @@ public struct JWTVerifier: Sendable {
         } else if let kid = header.kid, let jwksAlg = jwksAlgorithms[kid], let jwks {
             guard jwksAlg == alg else { throw Self.invalid("algorithm '\(alg)' does not match key '\(kid)'") }
             collection = jwks
-        } else if header.kid == nil, let key = keys.first(where: { $0.algorithm == alg && ($0.kid == nil || keys.count == 1) }) {
+        } else if header.kid == nil,
+            let key = keys.first(where: { $0.algorithm == alg && ($0.kid == nil || keys.count == 1) })
+        {
             collection = key.collection
         } else {
             throw Self.invalid(header.kid.map { "unknown key id '\($0)'" } ?? "no key for algorithm '\(alg)'")

@@ -9,7 +9,8 @@ public enum TokenMinter {
         lifetime: TimeInterval = 3600, notBefore: Date? = nil, kid: String? = nil, now: Date = Date()
     ) async throws -> String {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid.map { JWKIdentifier(string: $0) })
+        await keys.add(
+            hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid.map { JWKIdentifier(string: $0) })
         var claims = PorticoClaims(scopes: Set(scopes))
         claims.sub = SubjectClaim(value: subject)
         claims.iss = issuer.map { IssuerClaim(value: $0) }
@@ -21,7 +22,9 @@ public enum TokenMinter {
 
     /// The first HS256 secret of the config, for `gatewayctl token`.
     public static func demoSecret(in config: AuthConfig) -> (secret: String, kid: String?)? {
-        guard let key = config.jwt?.keys.first(where: { $0.algorithm == .HS256 }), let secret = key.secret else { return nil }
+        guard let key = config.jwt?.keys.first(where: { $0.algorithm == .HS256 }), let secret = key.secret else {
+            return nil
+        }
         return (secret.value, key.kid)
     }
 }

@@ -25,7 +25,9 @@ public enum ConfigLoader {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigErrors([ConfigError(file: path, line: nil, path: "", message: "cannot read file: \(error.localizedDescription)")])
+            throw ConfigErrors([
+                ConfigError(file: path, line: nil, path: "", message: "cannot read file: \(error.localizedDescription)")
+            ])
         }
         let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try load(text: text, fileName: path, baseDirectory: baseDirectory, environment: environment)
@@ -100,4 +102,3 @@ public struct ConfigProblem: Sendable {
         }
     }
 }
-

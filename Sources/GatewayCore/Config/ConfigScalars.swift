@@ -94,7 +94,8 @@ public struct ByteSize: Sendable, Hashable, Codable, CustomStringConvertible {
         guard !digits.isEmpty, let value = Int(digits) else { return nil }
         let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
         let multipliers: [String: Int] = [
-            "": 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1_000_000, "MiB": 1 << 20, "GB": 1_000_000_000, "GiB": 1 << 30,
+            "": 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 1_000_000, "MiB": 1 << 20, "GB": 1_000_000_000,
+            "GiB": 1 << 30,
         ]
         guard let multiplier = multipliers[unit] else { return nil }
         return value * multiplier

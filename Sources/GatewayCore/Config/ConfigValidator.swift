@@ -10,15 +10,21 @@ public enum ConfigValidator {
 
         func requireService(_ name: String, at path: [ConfigProblem.Key]) {
             if !services.contains(name) {
-                let known = services.isEmpty ? "none is declared" : "declared: " + services.sorted().joined(separator: ", ")
+                let known =
+                    services.isEmpty ? "none is declared" : "declared: " + services.sorted().joined(separator: ", ")
                 problems.append(.init(path, "service '\(name)' is not declared under 'services' (\(known))"))
             }
         }
 
         for (name, service) in config.services.sorted(by: { $0.key < $1.key }) {
-            if service.endpoints.isEmpty { problems.append(.init(["services", .key(name), "endpoints"], "needs at least one endpoint")) }
+            if service.endpoints.isEmpty {
+                problems.append(.init(["services", .key(name), "endpoints"], "needs at least one endpoint"))
+            }
             for (index, endpoint) in service.endpoints.enumerated() where endpoint.isTLS {
-                problems.append(.init(["services", .key(name), "endpoints", .index(index)], "TLS to upstreams (https) is not supported yet; use http://"))
+                problems.append(
+                    .init(
+                        ["services", .key(name), "endpoints", .index(index)],
+                        "TLS to upstreams (https) is not supported yet; use http://"))
             }
             if service.maxConnectionsPerEndpoint < 1 {
                 problems.append(.init(["services", .key(name), "maxConnectionsPerEndpoint"], "must be at least 1"))
@@ -32,7 +38,9 @@ public enum ConfigValidator {
                 switch key.algorithm {
                 case .HS256:
                     if let secret = key.secret {
-                        if secret.value.utf8.count < 32 { problems.append(.init(path + ["secret"], "HS256 secrets must be at least 32 bytes")) }
+                        if secret.value.utf8.count < 32 {
+                            problems.append(.init(path + ["secret"], "HS256 secrets must be at least 32 bytes"))
+                        }
                     } else {
                         problems.append(.init(path, "HS256 needs 'secret'"))
                     }
@@ -40,19 +48,24 @@ public enum ConfigValidator {
                     if key.publicKey == nil && key.publicKeyFile == nil {
                         problems.append(.init(path, "\(key.algorithm.rawValue) needs 'publicKey' or 'publicKeyFile'"))
                     }
-                    if let file = key.publicKeyFile, !FileManager.default.fileExists(atPath: loaded.resolve(path: file)) {
+                    if let file = key.publicKeyFile, !FileManager.default.fileExists(atPath: loaded.resolve(path: file))
+                    {
                         problems.append(.init(path + ["publicKeyFile"], "file '\(file)' does not exist"))
                     }
                 }
             }
             let kids = jwt.keys.compactMap(\.kid)
-            if Set(kids).count != kids.count { problems.append(.init(["auth", "jwt", "keys"], "key ids ('kid') must be unique")) }
+            if Set(kids).count != kids.count {
+                problems.append(.init(["auth", "jwt", "keys"], "key ids ('kid') must be unique"))
+            }
             if let file = jwt.jwksFile, !FileManager.default.fileExists(atPath: loaded.resolve(path: file)) {
                 problems.append(.init(["auth", "jwt", "jwksFile"], "file '\(file)' does not exist"))
             }
         }
         let keyNames = config.auth.apiKeys.map(\.name)
-        if Set(keyNames).count != keyNames.count { problems.append(.init(["auth", "apiKeys"], "API key names must be unique")) }
+        if Set(keyNames).count != keyNames.count {
+            problems.append(.init(["auth", "apiKeys"], "API key names must be unique"))
+        }
 
         /// HTTP-speaking gateways cannot call a gRPC-only service.
         func requireHTTPService(_ name: String, at path: [ConfigProblem.Key]) {
@@ -62,7 +75,9 @@ public enum ConfigValidator {
         }
 
         func checkPolicy(_ policy: AuthPolicyConfig, at path: [ConfigProblem.Key]) {
-            if (policy.require == .jwt || policy.require == .any) && config.auth.jwt == nil && config.auth.apiKeys.isEmpty {
+            if (policy.require == .jwt || policy.require == .any) && config.auth.jwt == nil
+                && config.auth.apiKeys.isEmpty
+            {
                 problems.append(.init(path, "requires authentication but 'auth' configures no JWT keys or API keys"))
             } else if policy.require == .jwt && config.auth.jwt == nil {
                 problems.append(.init(path, "requires a JWT but 'auth.jwt' is not configured"))
@@ -77,7 +92,9 @@ public enum ConfigValidator {
         var seenNames = Set<String>()
         for (index, route) in rest.routes.enumerated() {
             let path: [ConfigProblem.Key] = ["gateways", "rest", "routes", .index(index)]
-            if !seenNames.insert(route.name).inserted { problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice")) }
+            if !seenNames.insert(route.name).inserted {
+                problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice"))
+            }
             requireService(route.service, at: path + ["service"])
             requireHTTPService(route.service, at: path + ["service"])
             checkPolicy(route.auth, at: path + ["auth"])
@@ -93,7 +110,8 @@ public enum ConfigValidator {
         do {
             _ = try RouteTable(restRoutes)
         } catch {
-            problems.append(.init(["gateways", "rest", "routes", .index(restRoutes[error.index].target)], error.description))
+            problems.append(
+                .init(["gateways", "rest", "routes", .index(restRoutes[error.index].target)], error.description))
         }
 
         // graphql
@@ -110,11 +128,14 @@ public enum ConfigValidator {
         var grpcMethods = Set<String>()
         for (index, route) in config.gateways.grpc.routes.enumerated() {
             let path: [ConfigProblem.Key] = ["gateways", "grpc", "routes", .index(index)]
-            if !grpcNames.insert(route.name).inserted { problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice")) }
+            if !grpcNames.insert(route.name).inserted {
+                problems.append(.init(path + ["name"], "route name '\(route.name)' is used twice"))
+            }
             requireService(route.service, at: path + ["service"])
             checkPolicy(route.auth, at: path + ["auth"])
             if route.grpcService.isEmpty || route.grpcService.contains("/") {
-                problems.append(.init(path + ["grpcService"], "must be a fully qualified service name such as pkg.v1.Service"))
+                problems.append(
+                    .init(path + ["grpcService"], "must be a fully qualified service name such as pkg.v1.Service"))
             }
             for key in (route.methods.isEmpty ? ["*"] : route.methods) {
                 if !grpcMethods.insert("\(route.grpcService)/\(key)").inserted {
@@ -142,7 +163,9 @@ public enum ConfigValidator {
         if cloudevents.queueCapacity < 1 {
             problems.append(.init(["gateways", "cloudevents", "queueCapacity"], "must be at least 1"))
         }
-        if cloudevents.maxBatchSize < 1 { problems.append(.init(["gateways", "cloudevents", "maxBatchSize"], "must be at least 1")) }
+        if cloudevents.maxBatchSize < 1 {
+            problems.append(.init(["gateways", "cloudevents", "maxBatchSize"], "must be at least 1"))
+        }
         if cloudevents.deliveryAttempts < 1 {
             problems.append(.init(["gateways", "cloudevents", "deliveryAttempts"], "must be at least 1"))
         }
@@ -157,14 +180,21 @@ public enum ConfigValidator {
             requireService(route.service, at: ["gateways", "websocket", "routes", .key(key), "service"])
             requireHTTPService(route.service, at: ["gateways", "websocket", "routes", .key(key), "service"])
             if key.hasPrefix("$") && !["$connect", "$disconnect", "$default"].contains(key) {
-                problems.append(.init(["gateways", "websocket", "routes", .key(key)], "unknown special route (use $connect, $disconnect or $default)"))
+                problems.append(
+                    .init(
+                        ["gateways", "websocket", "routes", .key(key)],
+                        "unknown special route (use $connect, $disconnect or $default)"))
             }
         }
-        let selectionPath = websocket.routeSelection.dropFirst("$request.body.".count).split(separator: ".", omittingEmptySubsequences: false)
+        let selectionPath = websocket.routeSelection.dropFirst("$request.body.".count).split(
+            separator: ".", omittingEmptySubsequences: false)
         if !websocket.routeSelection.hasPrefix("$request.body.") || selectionPath.contains(where: \.isEmpty) {
-            problems.append(.init(["gateways", "websocket", "routeSelection"], "must look like $request.body.<field>[.<field>…]"))
+            problems.append(
+                .init(["gateways", "websocket", "routeSelection"], "must look like $request.body.<field>[.<field>…]"))
         }
-        if !websocket.path.hasPrefix("/") { problems.append(.init(["gateways", "websocket", "path"], "must start with '/'")) }
+        if !websocket.path.hasPrefix("/") {
+            problems.append(.init(["gateways", "websocket", "path"], "must start with '/'"))
+        }
 
         // listeners
         var bound: [String: String] = [:]
@@ -173,7 +203,8 @@ public enum ConfigValidator {
             for (kind, address) in [("listen", listener.listen), ("admin", listener.admin)] where address.port != 0 {
                 let key = "\(address.host):\(address.port)"
                 if let other = bound[key] {
-                    problems.append(.init(["gateways", .key(name), .key(kind)], "\(address) is already used by \(other)"))
+                    problems.append(
+                        .init(["gateways", .key(name), .key(kind)], "\(address) is already used by \(other)"))
                 }
                 bound[key] = "gateways.\(name).\(kind)"
             }

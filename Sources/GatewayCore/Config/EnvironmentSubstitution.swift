@@ -54,7 +54,8 @@ public enum EnvironmentSubstitution {
                 errors.append(
                     ConfigError(
                         file: fileName, line: lineNumber, path: "",
-                        message: "environment variable \(name) is not set and has no default (write ${\(name):-default})"))
+                        message:
+                            "environment variable \(name) is not set and has no default (write ${\(name):-default})"))
             }
             index = text.index(after: close)
         }

@@ -15,7 +15,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case routes }
 
     public init(from decoder: any Decoder) throws {
-        listener = try ListenerConfig(from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8080)
+        listener = try ListenerConfig(
+            from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8080)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         routes = try c.value(.routes, or: [])
     }
@@ -75,8 +76,10 @@ public struct RouteMatchConfig: Codable, Sendable {
     public var host: String?
     public var headers: [String: String]
 
-    public init(path: String? = nil, prefix: String? = nil, methods: [String] = [], host: String? = nil,
-                headers: [String: String] = [:]) {
+    public init(
+        path: String? = nil, prefix: String? = nil, methods: [String] = [], host: String? = nil,
+        headers: [String: String] = [:]
+    ) {
         self.path = path
         self.prefix = prefix
         self.methods = methods
@@ -128,7 +131,8 @@ public struct GraphQLGatewayConfig: Codable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         let defaults = GraphQLGatewayConfig()
-        listener = try ListenerConfig(from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8081)
+        listener = try ListenerConfig(
+            from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8081)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.value(.path, or: defaults.path)
         schema = try c.value(.schema, or: defaults.schema)
@@ -176,7 +180,8 @@ public struct GRPCGatewayConfig: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case routes, health }
 
     public init(from decoder: any Decoder) throws {
-        listener = try ListenerConfig(from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8082)
+        listener = try ListenerConfig(
+            from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8082)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         routes = try c.value(.routes, or: [])
         health = try c.value(.health, or: true)
@@ -202,8 +207,10 @@ public struct GRPCRouteConfig: Codable, Sendable {
     public var auth: AuthPolicyConfig
     public var timeout: ConfigDuration?
 
-    public init(name: String, grpcService: String, methods: [String] = [], service: String,
-                auth: AuthPolicyConfig = .public, timeout: ConfigDuration? = nil) {
+    public init(
+        name: String, grpcService: String, methods: [String] = [], service: String,
+        auth: AuthPolicyConfig = .public, timeout: ConfigDuration? = nil
+    ) {
         self.name = name
         self.grpcService = grpcService
         self.methods = methods
@@ -249,7 +256,8 @@ public struct CloudEventsGatewayConfig: Codable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         let d = CloudEventsGatewayConfig()
-        listener = try ListenerConfig(from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8083)
+        listener = try ListenerConfig(
+            from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8083)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.value(.path, or: d.path)
         auth = try c.value(.auth, or: .public)

@@ -55,7 +55,8 @@ struct NodeDecoder: Decoder {
             guard let value = node.bool else { throw DecodingError.typeMismatch(type, context) }
             return value as! T
         case is Int.Type:
-            guard case .scalar(let scalar) = node, let value = Int(scalar.string.replacingOccurrences(of: "_", with: ""))
+            guard case .scalar(let scalar) = node,
+                let value = Int(scalar.string.replacingOccurrences(of: "_", with: ""))
             else { throw DecodingError.typeMismatch(type, context) }
             return value as! T
         case is Double.Type:

@@ -91,7 +91,8 @@ public struct LimitsConfig: Codable, Sendable {
     public var maxRequestBodySize: ByteSize
     public var maxHeaderSize: ByteSize
 
-    public init(maxRequestBodySize: ByteSize = .init(bytes: 1 << 20), maxHeaderSize: ByteSize = .init(bytes: 16 << 10)) {
+    public init(maxRequestBodySize: ByteSize = .init(bytes: 1 << 20), maxHeaderSize: ByteSize = .init(bytes: 16 << 10))
+    {
         self.maxRequestBodySize = maxRequestBodySize
         self.maxHeaderSize = maxHeaderSize
     }

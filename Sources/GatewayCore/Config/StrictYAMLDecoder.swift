@@ -32,7 +32,6 @@ public struct ConfigErrors: Error, CustomStringConvertible, Sendable {
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
-
 /// Decodes `Decodable` values from YAML, rejecting unknown keys.
 public struct StrictYAMLDecoder {
     public var fileName: String
@@ -46,7 +45,9 @@ public struct StrictYAMLDecoder {
         do {
             root = try Yams.compose(yaml: yaml) ?? Node.mapping(.init([]))
         } catch let error as YamlError {
-            throw ConfigErrors([ConfigError(file: fileName, line: Self.line(of: error), path: "", message: "invalid YAML: \(error)")])
+            throw ConfigErrors([
+                ConfigError(file: fileName, line: Self.line(of: error), path: "", message: "invalid YAML: \(error)")
+            ])
         }
         let tracker = KeyTracker()
         let decoder = NodeDecoder(node: root, codingPath: [], tracker: tracker, fileName: fileName)

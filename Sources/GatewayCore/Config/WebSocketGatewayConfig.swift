@@ -35,7 +35,8 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         let d = WebSocketGatewayConfig()
-        listener = try ListenerConfig(from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8084)
+        listener = try ListenerConfig(
+            from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8084)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.value(.path, or: d.path)
         routeSelection = try c.value(.routeSelection, or: d.routeSelection)

@@ -46,7 +46,9 @@ public struct JSONLogHandler: LogHandler {
             return JSONString.quote(convertible.description)
         case .array(let values): return "[" + values.map(render).joined(separator: ",") + "]"
         case .dictionary(let values):
-            return "{" + values.keys.sorted().map { JSONString.quote($0) + ":" + render(values[$0]!) }.joined(separator: ",") + "}"
+            return "{"
+                + values.keys.sorted().map { JSONString.quote($0) + ":" + render(values[$0]!) }.joined(separator: ",")
+                + "}"
         }
     }
 

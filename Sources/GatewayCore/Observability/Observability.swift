@@ -1,10 +1,10 @@
 // Process-wide observability set-up: logging (JSON or text), Prometheus metrics and W3C trace context
 // propagation. Bootstrapped once per process, before any gateway starts.
 import Foundation
+import Instrumentation
 import Logging
 import Metrics
 public import Prometheus
-import Instrumentation
 import Synchronization
 
 public enum Observability {

@@ -33,12 +33,14 @@ public final class RequestMetrics: Sendable {
             let dimensions = [("gateway", gateway), ("route", route), ("status", status)]
             let handles = Handles(
                 counter: Counter(label: "portico_requests_total", dimensions: dimensions),
-                timer: Timer(label: "portico_request_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds))
+                timer: Timer(
+                    label: "portico_request_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds))
             cache[key] = handles
             return handles
         }
         handles.counter.increment()
-        handles.timer.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        handles.timer.recordNanoseconds(
+            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     public func requestStarted() {

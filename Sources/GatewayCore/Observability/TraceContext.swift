@@ -2,7 +2,7 @@
 // sends on (same trace, the gateway's own span id). Registered with swift-distributed-tracing's
 // `InstrumentationSystem` so every gateway extracts and injects through the same instrument.
 public import Instrumentation
-public import ServiceContextModule
+import ServiceContextModule
 public import W3CTraceContext
 
 /// The trace context of one gateway hop.
@@ -13,9 +13,12 @@ public struct GatewayTraceContext: Sendable {
     public var outgoing: TraceContext
 
     public init(traceparent: String?, tracestate: String?) {
-        if let traceparent, let parsed = try? TraceContext(traceParentHeaderValue: traceparent, traceStateHeaderValue: tracestate) {
+        if let traceparent,
+            let parsed = try? TraceContext(traceParentHeaderValue: traceparent, traceStateHeaderValue: tracestate)
+        {
             incoming = parsed
-            outgoing = TraceContext(traceID: parsed.traceID, spanID: .random(), flags: parsed.flags, state: parsed.state)
+            outgoing = TraceContext(
+                traceID: parsed.traceID, spanID: .random(), flags: parsed.flags, state: parsed.state)
         } else {
             incoming = nil
             outgoing = TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState([]))

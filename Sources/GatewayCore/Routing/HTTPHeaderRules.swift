@@ -1,3 +1,5 @@
+import Foundation
+
 // Header rules every HTTP-speaking gateway applies when it forwards: hop-by-hop headers are never
 // forwarded (RFC 9110 §7.6.1, plus those named in `Connection`), and client-sent identity headers are
 // always dropped.
@@ -19,5 +21,3 @@ public enum HTTPHeaderRules {
         return names
     }
 }
-
-import Foundation

@@ -32,22 +32,29 @@ public enum AdminServer {
     ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
         }
         router.get("/readyz") { _, _ in
             let ready = readiness.isReady
             return Response(
                 status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}")))
+                body: .init(
+                    byteBuffer: ByteBuffer(string: ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}")))
         }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Observability.exposition())))
         }
-        let routesJSON = (try? JSONEncoder.sorted.encode(["gateway": AnyEncodable(gateway), "routes": AnyEncodable(routes)])) ?? Data()
+        let routesJSON =
+            (try? JSONEncoder.sorted.encode(["gateway": AnyEncodable(gateway), "routes": AnyEncodable(routes)]))
+            ?? Data()
         router.get("/routes") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: routesJSON)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: routesJSON)))
         }
         router.get("/upstreams") { _, _ in
             let services = registry.services.values.sorted { $0.name < $1.name }.map { service in
@@ -57,13 +64,16 @@ public enum AdminServer {
                     endpoints: service.endpoints.map { UpstreamInfo.Endpoint(url: $0.description, health: "unknown") })
             }
             let data = (try? JSONEncoder.sorted.encode(["services": services])) ?? Data()
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         var adminLogger = logger
         adminLogger.logLevel = .warning
         return Application(
             router: router,
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "portico-\(gateway)-admin"),
+            configuration: .init(
+                address: .hostname(address.host, port: address.port), serverName: "portico-\(gateway)-admin"),
             onServerRunning: { channel in await onBound(channel.localAddress?.port ?? address.port) },
             logger: adminLogger)
     }

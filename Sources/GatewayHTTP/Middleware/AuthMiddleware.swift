@@ -1,8 +1,8 @@
 // Applies one GatewayCore auth policy to the requests behind it and records the verified identity in
 // the context. 401/403 come back as problem details via the observability middleware.
 public import GatewayCore
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 
 public struct AuthMiddleware<Context: GatewayRequestContextProtocol>: RouterMiddleware {
     let authenticator: Authenticator
@@ -21,7 +21,8 @@ public struct AuthMiddleware<Context: GatewayRequestContextProtocol>: RouterMidd
     ) async throws -> Response {
         var context = context
         context.gateway.identity = try await authenticator.authorize(
-            credentials(for: request, apiKeyHeader: authenticator.config.apiKeyHeader, allowQueryToken: allowQueryToken),
+            credentials(
+                for: request, apiKeyHeader: authenticator.config.apiKeyHeader, allowQueryToken: allowQueryToken),
             policy: policy)
         return try await next(request, context)
     }

@@ -2,8 +2,8 @@
 // request (id, trace, identity, route, client address) and hands to the gateway's handlers.
 public import GatewayCore
 public import Hummingbird
-public import ServiceClient
 import NIOCore
+public import ServiceClient
 
 /// Per-request state set by the shared middleware.
 public struct GatewayRequestState: Sendable {

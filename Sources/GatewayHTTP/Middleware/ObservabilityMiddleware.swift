@@ -2,8 +2,8 @@
 // problem details, one access-log line and the request metrics per request.
 import Foundation
 public import GatewayCore
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 public import Logging
 
 public struct ObservabilityMiddleware<Context: GatewayRequestContextProtocol>: RouterMiddleware {
@@ -37,7 +37,8 @@ public struct ObservabilityMiddleware<Context: GatewayRequestContextProtocol>: R
             response = error.gatewayError.response(instance: request.uri.path, requestID: requestID)
         } catch {
             logger.error("unhandled error", metadata: ["error": "\(error)", "request_id": "\(requestID)"])
-            response = GatewayError(.internalError, "internal error").response(instance: request.uri.path, requestID: requestID)
+            response = GatewayError(.internalError, "internal error").response(
+                instance: request.uri.path, requestID: requestID)
         }
         response.headers[.init(RequestID.headerName)!] = requestID
         let duration = ContinuousClock.now - start
@@ -48,7 +49,8 @@ public struct ObservabilityMiddleware<Context: GatewayRequestContextProtocol>: R
             logger.info(
                 "access",
                 metadata: [
-                    "gateway": "\(metrics.gateway)", "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+                    "gateway": "\(metrics.gateway)", "method": "\(request.method.rawValue)",
+                    "path": "\(request.uri.path)",
                     "status": "\(response.status.code)", "duration_ms": "\(Double(duration.nanosecondsValue) / 1e6)",
                     "request_id": "\(requestID)", "trace_id": "\(context.gateway.trace?.traceID ?? "")",
                     "route": "\(route)", "client": "\(context.gateway.clientAddress ?? "")",

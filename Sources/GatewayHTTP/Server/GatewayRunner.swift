@@ -13,10 +13,13 @@ public struct GatewayOptions: ParsableArguments {
     @Option(name: .long, help: "Path of the shared configuration file (env PORTICO_CONFIG).")
     public var config: String = ProcessInfo.processInfo.environment["PORTICO_CONFIG"] ?? "portico.yaml"
 
-    @Option(name: .long, help: "Log level override: trace, debug, info, notice, warning, error, critical (env PORTICO_LOG_LEVEL).")
+    @Option(
+        name: .long,
+        help: "Log level override: trace, debug, info, notice, warning, error, critical (env PORTICO_LOG_LEVEL).")
     public var logLevel: String = ProcessInfo.processInfo.environment["PORTICO_LOG_LEVEL"] ?? ""
 
-    @Option(name: .long, help: "Override this gateway's listen address for this run (host:port; port 0 picks a free port).")
+    @Option(
+        name: .long, help: "Override this gateway's listen address for this run (host:port; port 0 picks a free port).")
     public var listen: String?
 
     @Option(name: .long, help: "Override this gateway's admin listen address for this run (host:port).")
@@ -80,10 +83,14 @@ public enum GatewayRunner {
             if flag == "--listen" { listener.listen = address } else { listener.admin = address }
         }
         if !options.logLevel.isEmpty && Logger.Level(rawValue: options.logLevel) == nil {
-            FileHandle.standardError.write(Data("--log-level: '\(options.logLevel)' is not one of trace, debug, info, notice, warning, error, critical\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "--log-level: '\(options.logLevel)' is not one of trace, debug, info, notice, warning, error, critical\n"
+                        .utf8))
             exit(2)
         }
-        Observability.bootstrap(loaded.config.observability, logLevelOverride: options.logLevel.isEmpty ? nil : options.logLevel)
+        Observability.bootstrap(
+            loaded.config.observability, logLevelOverride: options.logLevel.isEmpty ? nil : options.logLevel)
         GatewayLimits.maxRequestBodySize = loaded.config.limits.maxRequestBodySize.bytes
         var logger = Logger(label: "portico.\(gateway)")
         logger[metadataKey: "gateway"] = "\(gateway)"
@@ -177,7 +184,8 @@ actor ListeningReporter {
     }
 
     func bound(_ listener: String, host: String, port: Int) {
-        logger.info("listening", metadata: ["listener": "\(listener)", "address": "\(host):\(port)", "port": "\(port)"])
+        logger.info(
+            "listening", metadata: ["listener": "\(listener)", "address": "\(host):\(port)", "port": "\(port)"])
         pending.remove(listener)
         if pending.isEmpty { readiness.markReady() }
     }

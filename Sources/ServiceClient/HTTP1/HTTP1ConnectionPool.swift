@@ -28,7 +28,10 @@ public final class UpstreamLease: @unchecked Sendable {
     let pool: HTTP1ConnectionPool.LoopPool
     private var released = false
 
-    init(channel: any Channel, endpoint: EndpointURL, handler: UpstreamConnectionHandler, pool: HTTP1ConnectionPool.LoopPool) {
+    init(
+        channel: any Channel, endpoint: EndpointURL, handler: UpstreamConnectionHandler,
+        pool: HTTP1ConnectionPool.LoopPool
+    ) {
         self.channel = channel
         self.endpoint = endpoint
         self.handler = handler
@@ -80,7 +83,8 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
             return eventLoop.makeFailedFuture(error)
         }
         guard let pool = loops[ObjectIdentifier(eventLoop)] else {
-            return eventLoop.makeFailedFuture(GatewayError(.internalError, "event loop is not part of the pool's group"))
+            return eventLoop.makeFailedFuture(
+                GatewayError(.internalError, "event loop is not part of the pool's group"))
         }
         return pool.lease(endpoint: endpoint, connectTimeout: service.connectTimeout, serviceName: service.name)
     }
@@ -103,16 +107,23 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
             self.maxIdle = maxIdle
         }
 
-        func lease(endpoint: EndpointURL, connectTimeout: Duration, serviceName: String) -> EventLoopFuture<UpstreamLease> {
+        func lease(endpoint: EndpointURL, connectTimeout: Duration, serviceName: String) -> EventLoopFuture<
+            UpstreamLease
+        > {
             while var stack = idle[endpoint], let lease = stack.popLast() {
                 idle[endpoint] = stack
                 if lease.channel.isActive && !lease.handler.closed {
-                    return eventLoop.makeSucceededFuture(UpstreamLease(channel: lease.channel, endpoint: endpoint, handler: lease.handler, pool: self))
+                    return eventLoop.makeSucceededFuture(
+                        UpstreamLease(channel: lease.channel, endpoint: endpoint, handler: lease.handler, pool: self))
                 }
             }
             let handler = UpstreamConnectionHandler()
             let bootstrap = ClientBootstrap(group: eventLoop)
-                .connectTimeout(.nanoseconds(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
+                .connectTimeout(
+                    .nanoseconds(
+                        connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds
+                            / 1_000_000_000)
+                )
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -121,7 +132,9 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
                     }
                 }
             return bootstrap.connect(host: endpoint.host, port: endpoint.port).flatMapErrorThrowing { error in
-                throw GatewayError(.upstreamConnectFailed, "cannot connect to service '\(serviceName)' at \(endpoint): \(Self.reason(error))")
+                throw GatewayError(
+                    .upstreamConnectFailed,
+                    "cannot connect to service '\(serviceName)' at \(endpoint): \(Self.reason(error))")
             }.map { channel in
                 UpstreamLease(channel: channel, endpoint: endpoint, handler: handler, pool: self)
             }

@@ -39,7 +39,8 @@ public struct ServiceRegistry: Sendable {
     public let services: [String: UpstreamService]
 
     public init(config: PorticoConfig) {
-        services = Dictionary(uniqueKeysWithValues: config.services.map { ($0.key, UpstreamService(name: $0.key, config: $0.value)) })
+        services = Dictionary(
+            uniqueKeysWithValues: config.services.map { ($0.key, UpstreamService(name: $0.key, config: $0.value)) })
     }
 
     public func service(_ name: String) throws(GatewayError) -> UpstreamService {

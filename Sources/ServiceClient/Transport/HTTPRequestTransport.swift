@@ -29,7 +29,8 @@ final class HTTPRequestTransport: Sendable {
         logger: Logger
     ) async throws(GatewayError) -> UpstreamResponse {
         let endpoint = try service.selectEndpoint()
-        var outgoing = HTTPClientRequest(url: "\(endpoint.scheme)://\(endpoint.authority)\(endpoint.basePath)\(request.path)")
+        var outgoing = HTTPClientRequest(
+            url: "\(endpoint.scheme)://\(endpoint.authority)\(endpoint.basePath)\(request.path)")
         outgoing.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers where !HTTPHeaderRules.hopByHop.contains(name.lowercased()) {
             outgoing.headers.add(name: name, value: value)
@@ -41,7 +42,8 @@ final class HTTPRequestTransport: Sendable {
             outgoing.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await client.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds), logger: logger)
+            let response = try await client.execute(
+                outgoing, timeout: .nanoseconds(timeout.nanoseconds), logger: logger)
             var body = try await response.body.collect(upTo: maxResponseBytes)
             let bytes = body.readBytes(length: body.readableBytes) ?? []
             return UpstreamResponse(
@@ -56,9 +58,11 @@ final class HTTPRequestTransport: Sendable {
         if let error = error as? HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout:
-                return GatewayError(.upstreamTimeout, "service '\(service)' did not answer within \(ConfigDuration(timeout))")
+                return GatewayError(
+                    .upstreamTimeout, "service '\(service)' did not answer within \(ConfigDuration(timeout))")
             case .connectTimeout:
-                return GatewayError(.upstreamConnectFailed, "connecting to service '\(service)' at \(endpoint) timed out")
+                return GatewayError(
+                    .upstreamConnectFailed, "connecting to service '\(service)' at \(endpoint) timed out")
             case .remoteConnectionClosed:
                 return GatewayError(.upstreamConnectFailed, "service '\(service)' closed the connection")
             case .cancelled:

@@ -9,7 +9,9 @@ struct LocalDeployTests {
     static func script(_ verb: String, runDir: String, config: String) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [BuildProducts.repositoryRoot.appendingPathComponent("deploy/local/portico-local.sh").path, verb]
+        process.arguments = [
+            BuildProducts.repositoryRoot.appendingPathComponent("deploy/local/portico-local.sh").path, verb,
+        ]
         var env = ProcessInfo.processInfo.environment
         env["PORTICO_BIN_DIR"] = BuildProducts.directory.path
         env["PORTICO_CONFIG"] = config
@@ -31,8 +33,11 @@ struct LocalDeployTests {
     }
 
     @Test func deployIsIdempotentAndUndeployStopsEverything() async throws {
-        var yaml = try String(contentsOf: BuildProducts.repositoryRoot.appendingPathComponent("portico.yaml"), encoding: .utf8)
-        for (from, to) in [("127.0.0.1:80", "127.0.0.1:280"), ("127.0.0.1:90", "127.0.0.1:290"), ("127.0.0.1:91", "127.0.0.1:291")] {
+        var yaml = try String(
+            contentsOf: BuildProducts.repositoryRoot.appendingPathComponent("portico.yaml"), encoding: .utf8)
+        for (from, to) in [
+            ("127.0.0.1:80", "127.0.0.1:280"), ("127.0.0.1:90", "127.0.0.1:290"), ("127.0.0.1:91", "127.0.0.1:291"),
+        ] {
             yaml = yaml.replacingOccurrences(of: from, with: to)
         }
         let config = try TestConfig.write(yaml)
@@ -51,9 +56,11 @@ struct LocalDeployTests {
 
     static func checkDeployment(runDir: String, config: String, first: (status: Int32, output: String)) async throws {
         let pids = try FileManager.default.contentsOfDirectory(atPath: runDir).filter { $0.hasSuffix(".pid") }.sorted()
-        #expect(pids == ["cloudevents.pid", "demo-services.pid", "graphql.pid", "grpc.pid", "rest.pid", "websocket.pid"])
+        #expect(
+            pids == ["cloudevents.pid", "demo-services.pid", "graphql.pid", "grpc.pid", "rest.pid", "websocket.pid"])
 
-        let users = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:28080/api/users"), timeout: .seconds(10))
+        let users = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:28080/api/users"), timeout: .seconds(10))
         #expect(users.status == .ok)
 
         let pidBefore = try String(contentsOfFile: "\(runDir)/rest.pid", encoding: .utf8)

@@ -73,7 +73,11 @@ struct RESTGatewayTests {
     @Test func demoContract() async throws {
         let demo = try await DemoServicesProcess.start()
         let gateway = try await GatewayProcess.start("rest", configYAML: TestConfig.yaml(demo: demo))
-        defer { Task { await gateway.stop(); await demo.stop() } }
+        defer {
+            Task {
+                await gateway.stop(); await demo.stop()
+            }
+        }
         let base = gateway.baseURL
 
         let list = try await Self.get("\(base)/api/users")
@@ -94,12 +98,17 @@ struct RESTGatewayTests {
 
         let noScope = try await TokenMinter.hs256(
             secret: TestConfig.demoSecret, subject: "bob", issuer: "portico-demo", audience: "portico", kid: "demo")
-        #expect(try await Self.get("\(base)/api/users", headers: [("Authorization", "Bearer \(noScope)")], method: .POST, body: body).status == 403)
+        #expect(
+            try await Self.get(
+                "\(base)/api/users", headers: [("Authorization", "Bearer \(noScope)")], method: .POST, body: body
+            ).status == 403)
 
         let writer = try await TokenMinter.hs256(
-            secret: TestConfig.demoSecret, subject: "alice", scopes: ["users:write"], issuer: "portico-demo", audience: "portico", kid: "demo")
+            secret: TestConfig.demoSecret, subject: "alice", scopes: ["users:write"], issuer: "portico-demo",
+            audience: "portico", kid: "demo")
         let created = try await Self.get(
-            "\(base)/api/users", headers: [("Authorization", "Bearer \(writer)"), ("Content-Type", "application/json")],
+            "\(base)/api/users",
+            headers: [("Authorization", "Bearer \(writer)"), ("Content-Type", "application/json")],
             method: .POST, body: body)
         #expect(created.status == 201)
         #expect(Self.json(created.body)["name"] as? String == "Lin")
@@ -150,7 +159,8 @@ struct RESTGatewayTests {
     @Test func verifiedIdentityIsForwarded() async throws {
         try await Self.withGateway { gateway, _ in
             #expect(try await Self.get("\(gateway.baseURL)/secure/x").status == 401)
-            let viaKey = try await Self.get("\(gateway.baseURL)/secure/x", headers: [("X-API-Key", "ops-key"), ("X-Portico-Subject", "mallory")])
+            let viaKey = try await Self.get(
+                "\(gateway.baseURL)/secure/x", headers: [("X-API-Key", "ops-key"), ("X-Portico-Subject", "mallory")])
             #expect(viaKey.status == 200)
             let echoed = try JSONDecoder().decode(EchoedRequest.self, from: Data(viaKey.body))
             #expect(echoed.path == "/echo/x")
@@ -158,7 +168,9 @@ struct RESTGatewayTests {
             #expect(echoed.header("x-portico-scopes") == "admin")
             #expect(echoed.header("x-portico-auth-method") == "apiKey")
             #expect(try await Self.get("\(gateway.baseURL)/secure/x", headers: [("X-API-Key", "wrong")]).status == 401)
-            #expect(try await Self.get("\(gateway.baseURL)/secure/x", headers: [("Authorization", "Bearer not.a.jwt")]).status == 401)
+            #expect(
+                try await Self.get("\(gateway.baseURL)/secure/x", headers: [("Authorization", "Bearer not.a.jwt")])
+                    .status == 401)
         }
     }
 
@@ -177,7 +189,8 @@ struct RESTGatewayTests {
 
     @Test func limitsAndUpstreamFailures() async throws {
         try await Self.withGateway { gateway, _ in
-            let tooBig = try await Self.get("\(gateway.baseURL)/echo", method: .POST, body: [UInt8](repeating: 1, count: 100 << 10))
+            let tooBig = try await Self.get(
+                "\(gateway.baseURL)/echo", method: .POST, body: [UInt8](repeating: 1, count: 100 << 10))
             #expect(tooBig.status == 413)
             #expect(Self.json(tooBig.body)["code"] as? String == "payload_too_large")
 
@@ -222,8 +235,10 @@ struct RESTGatewayTests {
     }
 
     @Test func invalidConfigExitsWithStatus2BeforeListening() async throws {
-        let path = try TestConfig.write("services:\n  users:\n    endpoints: [\"http://127.0.0.1:1\"]\n    retries: 3\n")
-        let process = try RunningProcess(name: "rest-gateway", executable: "rest-gateway", arguments: ["--config", path])
+        let path = try TestConfig.write(
+            "services:\n  users:\n    endpoints: [\"http://127.0.0.1:1\"]\n    retries: 3\n")
+        let process = try RunningProcess(
+            name: "rest-gateway", executable: "rest-gateway", arguments: ["--config", path])
         let status = await process.waitForExit(timeout: .seconds(20))
         #expect(status == 2)
         #expect(process.output.contains("\(path):4: services.users.retries: unknown key"))
@@ -243,7 +258,9 @@ enum RawSocket {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw HarnessError(description: "connect failed") }
         _ = text.withCString { send(fd, $0, strlen($0), 0) }

@@ -61,8 +61,10 @@ struct GatewayProcess: Sendable {
 enum TestConfig {
     /// The demo configuration pointed at a running `demo-services`.
     static func yaml(demo: DemoServicesProcess, extra: String = "") -> String {
-        let template = try! String(contentsOf: BuildProducts.repositoryRoot.appendingPathComponent("portico.yaml"), encoding: .utf8)
-        return template
+        let template = try! String(
+            contentsOf: BuildProducts.repositoryRoot.appendingPathComponent("portico.yaml"), encoding: .utf8)
+        return
+            template
             .replacingOccurrences(of: "127.0.0.1:9101", with: "127.0.0.1:\(demo.usersPort)")
             .replacingOccurrences(of: "127.0.0.1:9102", with: "127.0.0.1:\(demo.ordersPort)")
             .replacingOccurrences(of: "127.0.0.1:9103", with: "127.0.0.1:\(demo.catalogPort)")

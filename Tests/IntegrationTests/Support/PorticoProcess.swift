@@ -25,7 +25,9 @@ final class RunningProcess: Sendable {
     let name: String
     let process: Process
     private let lines = Mutex<[String]>([])
-    private let waiters = Mutex<[(predicate: @Sendable (String) -> Bool, continuation: CheckedContinuation<String, any Error>)]>([])
+    private let waiters = Mutex<
+        [(predicate: @Sendable (String) -> Bool, continuation: CheckedContinuation<String, any Error>)]
+    >([])
 
     init(name: String, executable: String, arguments: [String], environment: [String: String] = [:]) throws {
         self.name = name
@@ -96,10 +98,13 @@ final class RunningProcess: Sendable {
     var outputLines: [String] { lines.withLock { $0 } }
 
     /// Waits for a line matching `predicate` (including lines already printed).
-    func waitForLine(timeout: Duration = .seconds(30), _ predicate: @escaping @Sendable (String) -> Bool) async throws -> String {
+    func waitForLine(timeout: Duration = .seconds(30), _ predicate: @escaping @Sendable (String) -> Bool) async throws
+        -> String
+    {
         if let line = lines.withLock({ $0.first(where: predicate) }) { return line }
         if !process.isRunning {
-            throw HarnessError(description: "\(name) is not running (status \(process.terminationStatus)); output:\n\(output)")
+            throw HarnessError(
+                description: "\(name) is not running (status \(process.terminationStatus)); output:\n\(output)")
         }
         return try await withThrowingTaskGroup(of: String.self) { group in
             group.addTask {
@@ -114,7 +119,8 @@ final class RunningProcess: Sendable {
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                throw HarnessError(description: "timed out waiting for output from \(self.name); output:\n\(self.output)")
+                throw HarnessError(
+                    description: "timed out waiting for output from \(self.name); output:\n\(self.output)")
             }
             let line = try await group.next()!
             group.cancelAll()

@@ -76,7 +76,8 @@ final class TestUpstream: Sendable {
             "bodySHA": String(hash, radix: 16),
         ]
         let data = try JSONSerialization.data(withJSONObject: object)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     func stop() {
