@@ -189,6 +189,28 @@ struct AuthTests {
         #expect(await verifyError("garbage", auth)?.code == .unauthenticated)
     }
 
+    @Test func jwksFileKeysVerifyByKid() async throws {
+        let key = ES256PrivateKey()
+        let parameters = try #require(key.publicKey.parameters)
+        let jwks = """
+            {"keys":[{"kty":"EC","crv":"P-256","kid":"rotating-1","alg":"ES256","x":"\(parameters.x)","y":"\(parameters.y)"}]}
+            """
+        var config = Self.jwtConfig(keys: [])
+        config.jwksFile = "jwks.json"
+        let auth = try await Authenticator(config: AuthConfig(jwt: config)) { path in
+            #expect(path == "jwks.json")
+            return jwks
+        }
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: key, kid: "rotating-1")
+        let token = try await signer.sign(TestClaims.valid(), kid: "rotating-1")
+        #expect(try await auth.authenticate(Credentials(bearerToken: token))?.subject == "alice")
+        // A token naming a kid the set does not hold is refused.
+        let other = JWTKeyCollection()
+        await other.add(ecdsa: ES256PrivateKey(), kid: "rotating-2")
+        #expect(await verifyError(try await other.sign(TestClaims.valid(), kid: "rotating-2"), auth)?.code == .unauthenticated)
+    }
+
     @Test func unknownKid() async throws {
         let token = try await Self.sign(.valid(), kid: "other")
         #expect(await verifyError(token, try await Self.authenticator())?.message.contains("unknown key id") == true)
