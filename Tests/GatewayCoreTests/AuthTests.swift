@@ -208,7 +208,9 @@ struct AuthTests {
         // A token naming a kid the set does not hold is refused.
         let other = JWTKeyCollection()
         await other.add(ecdsa: ES256PrivateKey(), kid: "rotating-2")
-        #expect(await verifyError(try await other.sign(TestClaims.valid(), kid: "rotating-2"), auth)?.code == .unauthenticated)
+        #expect(
+            await verifyError(try await other.sign(TestClaims.valid(), kid: "rotating-2"), auth)?.code
+                == .unauthenticated)
     }
 
     @Test func unknownKid() async throws {
