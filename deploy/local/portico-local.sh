@@ -24,6 +24,10 @@ running() { # name -> 0 if its recorded pid is alive and is ours
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && grep -q "$2" "/proc/$pid/cmdline" 2>/dev/null
 }
 
+alive() { # name -> 0 if its recorded pid is alive (during start-up the pid may not have exec'd yet)
+    [[ -f $RUN_DIR/$1.pid ]] && kill -0 "$(<"$RUN_DIR/$1.pid")" 2>/dev/null
+}
+
 start_one() { # name executable args...
     local name=$1 exe=$2; shift 2
     if running "$name" "$exe"; then
@@ -95,11 +99,11 @@ cmd_start() {
         [[ $(grep -c '"msg":"listening"' "$RUN_DIR/demo-services.log" 2>/dev/null || true) -ge 5 ]] || pending+=(demo-services)
         for g in "${GATEWAYS[@]}"; do
             http_ok "http://127.0.0.1:$(admin_port "$g")/readyz" || pending+=("$g")
-            if ! running "$g" "$g-gateway"; then
+            if ! alive "$g"; then
                 echo "error: $g exited; last log lines:" >&2; tail -n 20 "$RUN_DIR/$g.log" >&2; exit 1
             fi
         done
-        running demo-services demo-services || { echo "error: demo-services exited; last log lines:" >&2; tail -n 20 "$RUN_DIR/demo-services.log" >&2; exit 1; }
+        alive demo-services || { echo "error: demo-services exited; last log lines:" >&2; tail -n 20 "$RUN_DIR/demo-services.log" >&2; exit 1; }
         ((${#pending[@]} == 0)) && break
         if ((SECONDS > deadline)); then
             echo "error: not ready after ${READY_TIMEOUT}s: ${pending[*]} (logs in $RUN_DIR/)" >&2

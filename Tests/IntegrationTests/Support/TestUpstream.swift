@@ -3,6 +3,7 @@
 // `/status/{code}` answers that status, `/stream/{kib}` streams that many KiB.
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import ServiceLifecycle
 
@@ -18,11 +19,11 @@ struct EchoedRequest: Decodable {
 
 final class TestUpstream: Sendable {
     let port: Int
-    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, group: ServiceGroup) {
         self.port = port
-        self.task = task
+        self.group = group
     }
 
     static func start() async throws -> TestUpstream {
@@ -56,10 +57,12 @@ final class TestUpstream: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) })
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: Logger(label: "test-upstream")))
+        Task { try await group.run() }
         var iterator = bound.stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw HarnessError(description: "test upstream did not start") }
-        return TestUpstream(port: port, task: task)
+        return TestUpstream(port: port, group: group)
     }
 
     @Sendable static func echo(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -80,8 +83,9 @@ final class TestUpstream: Sendable {
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// Stops the way a service is meant to stop: gracefully (cancelling it makes Hummingbird log errors).
     func stop() {
-        task.cancel()
+        Task { await group.triggerGracefulShutdown() }
     }
 }
 
