@@ -225,7 +225,7 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         exchange.pending.removeAll()
         lease.channel.flush()
         exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(
-            in: .nanoseconds(route.timeout.nanosecondsValue)
+            in: .nanoseconds(route.timeout.nanoseconds)
         ) {
             guard self.exchange === exchange, exchange.phase == .forwarding else { return }
             let seconds = ConfigDuration(route.timeout)
@@ -342,7 +342,7 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         headers.add(name: "content-length", value: "\(body.count)")
         headers.add(name: RequestID.headerName, value: exchange.requestID)
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        let close = closeAfter || !exchange.head.isKeepAlive || !exchange.requestEnded && closeAfter
+        let close = closeAfter || !exchange.head.isKeepAlive
         if close { headers.add(name: "connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: error.code.httpStatus)
         context.write(
@@ -382,7 +382,7 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
                 "access",
                 metadata: [
                     "method": "\(exchange.head.method.rawValue)", "path": "\(exchange.head.uri.prefix { $0 != "?" })",
-                    "status": "\(status)", "duration_ms": "\(Double(duration.nanosecondsValue) / 1e6)",
+                    "status": "\(status)", "duration_ms": "\(Double(duration.nanoseconds) / 1e6)",
                     "request_id": "\(exchange.requestID)", "trace_id": "\(exchange.trace.traceID)",
                     "route": "\(exchange.routeName)", "client": "\(context?.channel.remoteAddress?.ipAddress ?? "")",
                 ])
@@ -408,8 +408,4 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         }
         return host
     }
-}
-
-extension Duration {
-    var nanosecondsValue: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

@@ -238,8 +238,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func startDeadline(_ timeout: Duration, context: ChannelHandlerContext) {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
             handler.value.fail(.deadlineExceeded, "the call did not complete within \(ConfigDuration(timeout))")
         }
     }

@@ -49,8 +49,7 @@ final class GRPCListener: Service, Sendable {
     private func makeBootstrap() -> ServerBootstrap {
         let settings = self.settings
         let connections = self.connections
-        let grace = TimeAmount.nanoseconds(
-            gracePeriod.components.seconds * 1_000_000_000 + gracePeriod.components.attoseconds / 1_000_000_000)
+        let grace = TimeAmount.nanoseconds(gracePeriod.nanoseconds)
         var http2 = NIOHTTP2Handler.ConnectionConfiguration()
         http2.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),

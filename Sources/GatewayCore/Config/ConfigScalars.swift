@@ -65,6 +65,12 @@ extension Duration {
     }
 
     public var timeInterval: Double { Double(milliseconds) / 1000 }
+
+    /// Whole nanoseconds (what NIO's `TimeAmount` and swift-metrics take).
+    public var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 }
 
 /// A size in bytes written as `512`, `64KiB`, `1MiB`, `10MB`.

@@ -40,7 +40,7 @@ public final class RequestMetrics: Sendable {
         }
         handles.counter.increment()
         handles.timer.recordNanoseconds(
-            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+            duration.nanoseconds)
     }
 
     public func requestStarted() {

@@ -51,7 +51,7 @@ public struct ObservabilityMiddleware<Context: GatewayRequestContextProtocol>: R
                 metadata: [
                     "gateway": "\(metrics.gateway)", "method": "\(request.method.rawValue)",
                     "path": "\(request.uri.path)",
-                    "status": "\(response.status.code)", "duration_ms": "\(Double(duration.nanosecondsValue) / 1e6)",
+                    "status": "\(response.status.code)", "duration_ms": "\(Double(duration.nanoseconds) / 1e6)",
                     "request_id": "\(requestID)", "trace_id": "\(context.gateway.trace?.traceID ?? "")",
                     "route": "\(route)", "client": "\(context.gateway.clientAddress ?? "")",
                 ])
@@ -62,8 +62,4 @@ public struct ObservabilityMiddleware<Context: GatewayRequestContextProtocol>: R
     /// Handlers name their route for metrics by setting this internal response header; the middleware
     /// removes it before the response leaves.
     public static var routeHeader: String { "x-portico-internal-route" }
-}
-
-extension Duration {
-    var nanosecondsValue: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

@@ -119,11 +119,7 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
             }
             let handler = UpstreamConnectionHandler()
             let bootstrap = ClientBootstrap(group: eventLoop)
-                .connectTimeout(
-                    .nanoseconds(
-                        connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds
-                            / 1_000_000_000)
-                )
+                .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

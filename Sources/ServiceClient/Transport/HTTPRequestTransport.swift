@@ -90,9 +90,3 @@ final class HTTPRequestTransport: Sendable {
         try? await client.shutdown()
     }
 }
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
-}
