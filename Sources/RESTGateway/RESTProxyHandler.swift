@@ -1,7 +1,9 @@
 // The REST data path: one handler per client connection that routes each request, applies its policy,
 // leases a keep-alive upstream connection on the same event loop and streams the request and response
 // parts between the two channels. No Task per request (only auth that needs jwt-kit's async API hops
-// through one), no body buffering beyond what arrives while a lease or auth decision is pending.
+// through one), no body buffering beyond what arrives while a lease or auth decision is pending and
+// the copy of a small body kept for retries. The upstream side (tries, retries, timers) is in
+// RESTProxyHandler+Upstream.swift.
 import Foundation
 import GatewayCore
 import Logging
@@ -9,48 +11,14 @@ import NIOCore
 import NIOHTTP1
 import ServiceClient
 
-final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
+final class RESTProxyHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     let shared: RESTGatewayShared
-    private var context: ChannelHandlerContext?
-    private var exchange: Exchange?
-
-    /// One request/response exchange.
-    private final class Exchange {
-        let head: HTTPRequestHead
-        let requestID: String
-        let trace: GatewayTraceContext
-        let start = ContinuousClock.now
-        var routeName = "unmatched"
-        var pending: [HTTPServerRequestPart] = []
-        var requestEnded = false
-        var bodyBytes = 0
-        var lease: UpstreamLease?
-        var phase: Phase = .preparing
-        var responseStarted = false
-        var responseStatus: UInt = 0
-        var upstreamKeepAlive = true
-        var timeout: Scheduled<Void>?
-
-        enum Phase {
-            /// Routing, auth or leasing in progress; parts are queued.
-            case preparing
-            /// Parts flow to the upstream connection.
-            case forwarding
-            /// The gateway answered itself; remaining request parts are discarded.
-            case answered
-            case finished
-        }
-
-        init(head: HTTPRequestHead, requestID: String, trace: GatewayTraceContext) {
-            self.head = head
-            self.requestID = requestID
-            self.trace = trace
-        }
-    }
+    var context: ChannelHandlerContext?
+    var exchange: RESTExchange?
 
     init(shared: RESTGatewayShared) {
         self.shared = shared
@@ -93,9 +61,15 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
     private func forwardOrQueue(_ part: HTTPServerRequestPart) {
         guard let exchange else { return }
         switch exchange.phase {
-        case .preparing: exchange.pending.append(part)
-        case .forwarding: exchange.lease?.channel.write(Self.clientPart(part), promise: nil)
-        case .answered, .finished: break
+        case .preparing:
+            exchange.pending.append(part)
+        case .forwarding:
+            if case .body(let buffer) = part {
+                exchange.remember(buffer, limit: exchange.target?.route.retry.maxBufferedBody.bytes ?? 0)
+            }
+            exchange.lease?.channel.write(Self.clientPart(part), promise: nil)
+        case .answered, .finished:
+            break
         }
     }
 
@@ -103,7 +77,7 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         let requestID = RequestID.accept(head.headers.first(name: RequestID.headerName))
         let trace = GatewayTraceContext(
             traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
-        let exchange = Exchange(head: head, requestID: requestID, trace: trace)
+        let exchange = RESTExchange(head: head, requestID: requestID, trace: trace)
         self.exchange = exchange
         shared.metrics.requestStarted()
 
@@ -152,7 +126,7 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
             let credentials = Credentials(
                 header: { headers.first(name: $0) }, apiKeyHeader: shared.authenticator.config.apiKeyHeader)
             if !route.requiresAuthentication && credentials.isEmpty {
-                lease(route: route, upstreamPath: upstreamPath, identity: nil, context: context)
+                beginCall(route: route, upstreamPath: upstreamPath, identity: nil)
                 return
             }
             // jwt-kit verifies asynchronously: pause reading while the decision is made.
@@ -170,128 +144,13 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
                 context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                 switch result {
                 case .success(let identity):
-                    self.lease(route: route, upstreamPath: upstreamPath, identity: identity, context: context)
+                    self.beginCall(route: route, upstreamPath: upstreamPath, identity: identity)
                 case .failure(let error):
                     var extra: [(String, String)] = []
                     if error.code == .unauthenticated { extra.append(("WWW-Authenticate", "Bearer realm=\"portico\"")) }
                     self.fail(error, closeAfter: false, extraHeaders: extra)
                 }
             }
-        }
-    }
-
-    private func lease(route: RESTRoute, upstreamPath: String, identity: Identity?, context: ChannelHandlerContext) {
-        guard let exchange else { return }
-        shared.client.http1Pool.lease(service: route.service, on: context.eventLoop).assumeIsolated().whenComplete {
-            result in
-            guard self.exchange === exchange, self.context != nil else {
-                if case .success(let lease) = result { lease.release(reusable: true) }
-                return
-            }
-            switch result {
-            case .failure(let error):
-                self.fail(
-                    (error as? GatewayError) ?? GatewayError(.upstreamConnectFailed, "\(error)"), closeAfter: false)
-            case .success(let lease):
-                self.forward(lease: lease, route: route, upstreamPath: upstreamPath, identity: identity)
-            }
-        }
-    }
-
-    private func forward(lease: UpstreamLease, route: RESTRoute, upstreamPath: String, identity: Identity?) {
-        guard let exchange, let context else { return }
-        exchange.lease = lease
-        exchange.phase = .forwarding
-        lease.attach(self)
-        var head = exchange.head
-        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
-        let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
-        for name in hopByHop { head.headers.remove(name: name) }
-        for name in shared.managedHeaders { head.headers.remove(name: name) }
-        if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
-        let clientHost = exchange.head.headers.first(name: "host")
-        head.headers.remove(name: "host")
-        head.headers.add(name: "host", value: lease.endpoint.authority)
-        let callContext = UpstreamCallContext(
-            requestID: exchange.requestID, trace: exchange.trace, identity: identity,
-            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: "http", clientHost: clientHost)
-        for (name, value) in callContext.propagationHeaders(identityHeaders: shared.identityHeaders) {
-            head.headers.replaceOrAdd(name: name, value: value)
-        }
-        head.uri = lease.endpoint.basePath + upstreamPath
-        head.version = .http1_1
-        lease.channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        for part in exchange.pending { lease.channel.write(Self.clientPart(part), promise: nil) }
-        exchange.pending.removeAll()
-        lease.channel.flush()
-        exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(
-            in: .nanoseconds(route.timeout.nanoseconds)
-        ) {
-            guard self.exchange === exchange, exchange.phase == .forwarding else { return }
-            let seconds = ConfigDuration(route.timeout)
-            self.abandonUpstream()
-            self.fail(
-                GatewayError(.upstreamTimeout, "service '\(route.service.name)' did not answer within \(seconds)"),
-                closeAfter: false)
-        }
-    }
-
-    // MARK: upstream → downstream
-
-    func upstreamResponse(_ part: HTTPClientResponsePart) {
-        guard let exchange, exchange.phase == .forwarding, let context else { return }
-        switch part {
-        case .head(var head):
-            exchange.responseStarted = true
-            exchange.responseStatus = head.status.code
-            exchange.upstreamKeepAlive = head.isKeepAlive
-            let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
-            let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
-            for name in hopByHop { head.headers.remove(name: name) }
-            if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
-            head.headers.replaceOrAdd(name: RequestID.headerName, value: exchange.requestID)
-            if !exchange.head.isKeepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
-            head.version = exchange.head.version
-            context.write(
-                wrapOutboundOut(
-                    .head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))),
-                promise: nil)
-        case .body(let buffer):
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            exchange.timeout?.cancel()
-            exchange.lease?.release(reusable: exchange.upstreamKeepAlive && exchange.requestEnded)
-            exchange.lease = nil
-            exchange.phase = .finished
-            let keepAlive = exchange.head.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
-            }
-            complete(status: exchange.responseStatus)
-        }
-    }
-
-    func upstreamReadComplete() {
-        context?.flush()
-    }
-
-    func upstreamWritabilityChanged(isWritable: Bool) {
-        // Backpressure: stop reading the client while the upstream cannot take more.
-        context?.channel.setOption(ChannelOptions.autoRead, value: isWritable).whenComplete { _ in }
-    }
-
-    func upstreamFailed(_ error: any Error) {
-        guard let exchange, exchange.phase == .forwarding else { return }
-        exchange.timeout?.cancel()
-        exchange.lease = nil
-        if exchange.responseStarted {
-            exchange.phase = .finished
-            complete(status: exchange.responseStatus)
-            context?.close(promise: nil)
-        } else {
-            fail(
-                GatewayError(.upstreamConnectFailed, "the upstream connection failed before a response: \(error)"),
-                closeAfter: false)
         }
     }
 
@@ -306,8 +165,9 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let exchange, exchange.phase != .finished {
-            exchange.timeout?.cancel()
+            exchange.cancelTimers()
             abandonUpstream()
+            exchange.call?.finish(.cancelled)
             exchange.phase = .finished
             complete(status: 499)
         }
@@ -319,19 +179,20 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         context.close(promise: nil)
     }
 
-    private func abandonUpstream() {
+    func abandonUpstream() {
         exchange?.lease?.release(reusable: false)
         exchange?.lease = nil
     }
 
     // MARK: answers made by the gateway
 
-    private func fail(_ error: GatewayError, closeAfter: Bool, extraHeaders: [(String, String)] = []) {
+    func fail(_ error: GatewayError, closeAfter: Bool, extraHeaders: [(String, String)] = []) {
         guard let exchange, let context, !exchange.responseStarted else {
             context?.close(promise: nil)
             return
         }
-        exchange.timeout?.cancel()
+        exchange.cancelTimers()
+        exchange.call?.finish(UpstreamOutcome(error))
         exchange.phase = .answered
         exchange.responseStarted = true
         exchange.pending.removeAll()
@@ -371,7 +232,7 @@ final class RESTProxyHandler: ChannelDuplexHandler, UpstreamResponseDelegate {
         complete(status: exchange.responseStatus)
     }
 
-    private func complete(status: UInt) {
+    func complete(status: UInt) {
         guard let exchange else { return }
         self.exchange = nil
         shared.metrics.requestFinished()

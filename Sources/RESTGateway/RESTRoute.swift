@@ -7,6 +7,8 @@ struct RESTRoute: Sendable {
     let service: UpstreamService
     let policy: AuthPolicyConfig
     let timeout: Duration
+    /// The route's retry policy, or the service's.
+    let retry: RetryConfig
     let stripPrefix: String?
     let addPrefix: String?
     let template: PathTemplate?
@@ -16,6 +18,7 @@ struct RESTRoute: Sendable {
         self.service = service
         self.policy = config.auth
         self.timeout = service.requestTimeout(route: config.timeout)
+        self.retry = config.retry ?? service.config.retry
         self.stripPrefix = config.rewrite?.stripPrefix
         self.addPrefix = config.rewrite?.addPrefix
         if let path = config.rewrite?.path, case .success(let template) = PathTemplate.parse(path) {

@@ -1,11 +1,38 @@
-// The one way any gateway talks to a microservice. Holds the registry of declared services, the
-// per-service transports, and applies the shared policy (endpoint selection, timeouts, header
-// propagation). A `Service`: it runs for the life of the gateway and closes its pools on shutdown.
+// The one way any gateway talks to a microservice. Holds the registry of declared services, their
+// transports (the streaming NIO pools of the proxying gateways, AsyncHTTPClient for the translating
+// ones) and the background work that keeps endpoint state current (active health checks, DNS
+// discovery). Every transport consults the same per-service policy: selection, health, outlier
+// detection, breaker, retries and deadlines. A `Service`: it runs for the life of the gateway.
 public import GatewayCore
 public import Logging
 public import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
+
+/// Per-call settings a gateway passes with a buffered request.
+public struct UpstreamCallOptions: Sendable {
+    /// The route's timeout (total, including retries); the service's `requestTimeout` when nil.
+    public var timeout: ConfigDuration?
+    /// The caller's own deadline (from `x-portico-timeout-ms`); the sooner one wins.
+    public var callerTimeout: Duration?
+    /// The route's retry policy; the service's when nil.
+    public var retry: RetryConfig?
+    /// The consistent-hashing key (for `loadBalancing: ringHash`).
+    public var hashKey: String?
+    /// Cap on the buffered response.
+    public var maxResponseBytes: Int
+
+    public init(
+        timeout: ConfigDuration? = nil, callerTimeout: Duration? = nil, retry: RetryConfig? = nil,
+        hashKey: String? = nil, maxResponseBytes: Int = ServiceClient.defaultMaxResponseBytes
+    ) {
+        self.timeout = timeout
+        self.callerTimeout = callerTimeout
+        self.retry = retry
+        self.hashKey = hashKey
+        self.maxResponseBytes = maxResponseBytes
+    }
+}
 
 public final class ServiceClient: Service, Sendable {
     public let registry: ServiceRegistry
@@ -14,38 +41,54 @@ public final class ServiceClient: Service, Sendable {
     let transports: [String: HTTPRequestTransport]
     /// The streaming keep-alive pool of the proxying data path.
     public let http1Pool: HTTP1ConnectionPool
-    /// Multiplexed HTTP/2 (h2c) connections for gRPC upstreams, used by the gRPC data path.
+    /// Multiplexed HTTP/2 connections (h2c or TLS) for gRPC upstreams, used by the gRPC data path.
     public let http2Pool: HTTP2ConnectionPool
+    let healthChecker: HealthChecker
+    let discovery: EndpointDiscovery
     let logger: Logger
 
     /// Default cap on a buffered upstream response.
     public static let defaultMaxResponseBytes = 16 << 20
 
+    /// Builds the client for every declared service. Fails when a service's TLS files cannot be used.
     public init(
         config: PorticoConfig, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "portico.service-client")
-    ) {
+    ) throws(GatewayError) {
         self.registry = ServiceRegistry(config: config)
         self.identityHeaders = config.auth.identityHeaders
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        var tls: [String: UpstreamTLS] = [:]
+        for (name, service) in config.services {
+            do throws(GatewayError) {
+                tls[name] = try UpstreamTLS(service: service)
+            } catch {
+                throw GatewayError(.internalError, "service '\(name)': \(error.message)")
+            }
+        }
         var transports: [String: HTTPRequestTransport] = [:]
         for (name, service) in registry.services where service.config.protocol != .grpc {
-            transports[name] = HTTPRequestTransport(service: service, eventLoopGroup: eventLoopGroup)
+            transports[name] = HTTPRequestTransport(service: service, tls: tls[name], eventLoopGroup: eventLoopGroup)
         }
         self.transports = transports
-        self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup)
-        self.http2Pool = HTTP2ConnectionPool(logger: logger)
+        self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup, tls: tls)
+        self.http2Pool = HTTP2ConnectionPool(tls: tls, logger: logger)
+        self.healthChecker = HealthChecker(
+            registry: registry, transports: transports, http2Pool: http2Pool, eventLoopGroup: eventLoopGroup,
+            logger: logger)
+        self.discovery = EndpointDiscovery(registry: registry, eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
-    /// Sends a buffered request to `service` and returns its buffered response. Gateway-made failures
-    /// come back as `GatewayError` (connect failure 502, no endpoint 503, timeout 504); any HTTP status
-    /// the service answered is a normal response.
+    /// Sends a buffered request to `service` and returns its buffered response, applying the
+    /// service's policy. Gateway-made failures come back as `GatewayError` (connect failure 502, no
+    /// healthy endpoint or open circuit 503, timeout 504); any HTTP status the service answered is a
+    /// normal response.
     public func send(
-        _ request: UpstreamRequest, to service: String, context: UpstreamCallContext, timeout: ConfigDuration? = nil,
-        maxResponseBytes: Int = ServiceClient.defaultMaxResponseBytes
+        _ request: UpstreamRequest, to service: String, context: UpstreamCallContext,
+        options: UpstreamCallOptions = .init()
     ) async throws(GatewayError) -> UpstreamResponse {
-        let upstream = try registry.service(service)
+        _ = try registry.service(service)
         guard let transport = transports[service] else {
             throw GatewayError(.internalError, "service '\(service)' speaks gRPC; use the gRPC transport")
         }
@@ -53,12 +96,18 @@ public final class ServiceClient: Service, Sendable {
         var request = request
         request.headers.removeAll { managed.contains($0.0.lowercased()) }
         return try await transport.send(
-            request, headers: context.propagationHeaders(identityHeaders: identityHeaders),
-            timeout: upstream.requestTimeout(route: timeout), maxResponseBytes: maxResponseBytes, logger: logger)
+            request, headers: context.propagationHeaders(identityHeaders: identityHeaders), options: options,
+            logger: logger)
     }
 
+    /// Runs health checks and discovery until graceful shutdown, then closes every pool.
     public func run() async throws {
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.healthChecker.run() }
+            group.addTask { await self.discovery.run() }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         await shutdown()
     }
 

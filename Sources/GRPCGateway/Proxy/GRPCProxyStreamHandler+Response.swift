@@ -55,6 +55,7 @@ extension GRPCProxyStreamHandler {
             // The upstream is done with a request the client is still sending: ask the client to stop.
             context?.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: nil)
         case .fail:
+            if callOutcome == nil { callOutcome = .reset }
             if let closed = failure as? NIOHTTP2Errors.StreamClosed {
                 fail(GRPCStatusCode(resetCode: closed.errorCode), "the upstream reset the stream (\(closed.errorCode))")
             } else {
@@ -133,6 +134,10 @@ extension GRPCProxyStreamHandler {
     func finish(_ status: GRPCStatusCode, message: String?) {
         deadline?.cancel()
         deadline = nil
+        if let call {
+            call.finish(callOutcome ?? .grpc(status: status.rawValue))
+            self.call = nil
+        }
         guard let duration = log.finish() else { return }
         settings.metrics.record(route: log.route, status: status.name, duration: duration)
         settings.metrics.requestFinished()

@@ -24,6 +24,10 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
     var downstreamFlushPending = false
     var deadline: Scheduled<Void>?
     var log = GRPCCallLog()
+    /// The call through the service's policy (breaker, endpoint choice, connect retries).
+    var call: UpstreamCall?
+    /// How the upstream side ended when it was not by the upstream's own status.
+    var callOutcome: UpstreamOutcome?
 
     init(settings: GRPCProxySettings) {
         self.settings = settings
@@ -73,6 +77,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
         // A call that ended both ways leaves the upstream stream to close by itself; anything else
         // (a client reset or disconnect mid-call) resets it.
         let completed = machine.isFinished
+        if callOutcome == nil { callOutcome = .cancelled }
         if let status = machine.downstreamClosed() {
             finish(status, message: "the client cancelled the call")
         }
@@ -164,15 +169,55 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
             clientScheme: "http", clientHost: headers.first(name: ":authority"))
         let propagation = callContext.propagationHeaders(identityHeaders: settings.identityHeaders)
         log.identity = identity?.subject
-        settings.pool.openStream(service: service, on: context.eventLoop).assumeIsolated().whenComplete { result in
+        do {
+            call = try service.beginCall()
+        } catch {
+            return fail(error)
+        }
+        let hashKey = service.config.hashOn?.key(header: { headers.first(name: $0) }, clientAddress: log.clientAddress)
+        attemptOpen(
+            headers, endStream: endStream, service: service, propagation: propagation, timeout: timeout,
+            hashKey: hashKey)
+    }
+
+    /// Opens the upstream stream on an endpoint the policy picks. A connect failure is retried on
+    /// another endpoint (nothing was sent yet, so any call may be), within the retry policy and budget.
+    private func attemptOpen(
+        _ headers: HPACKHeaders, endStream: Bool, service: UpstreamService, propagation: [(String, String)],
+        timeout: Duration, hashKey: String?
+    ) {
+        guard machine.phase == .preparing, let context, let call else { return }
+        let address: UpstreamAddress
+        do {
+            address = try call.nextEndpoint(key: hashKey)
+        } catch {
+            return fail(error)
+        }
+        settings.pool.openStream(to: address, service: service, on: context.eventLoop).assumeIsolated().whenComplete {
+            result in
             switch result {
             case .success(let stream):
                 self.upstreamOpened(
                     stream, headers: headers, endStream: endStream, propagation: propagation, timeout: timeout)
-            case .failure(let error as GatewayError):
-                self.fail(error)
             case .failure(let error):
-                self.fail(GatewayError(.upstreamConnectFailed, "cannot reach service '\(service.name)': \(error)"))
+                let error =
+                    (error as? GatewayError)
+                    ?? GatewayError(.upstreamConnectFailed, "cannot reach service '\(service.name)': \(error)")
+                guard self.machine.phase == .preparing, let context = self.context else { return }
+                let facts = RetryableRequest(isIdempotent: false, bodyReplayable: true)
+                if error.code == .upstreamConnectFailed, call.finishTry(.connectFailed, request: facts),
+                    let wait = call.retry.delay(after: call.attempt, retryAfter: nil, remaining: timeout)
+                {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(wait.nanoseconds)) {
+                        self.attemptOpen(
+                            headers, endStream: endStream, service: service, propagation: propagation,
+                            timeout: timeout, hashKey: hashKey)
+                    }
+                    return
+                }
+                call.abandonRetry()
+                self.callOutcome = .connectFailed
+                self.fail(error)
             }
         }
     }
@@ -239,6 +284,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func startDeadline(_ timeout: Duration, context: ChannelHandlerContext) {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+            if handler.value.callOutcome == nil { handler.value.callOutcome = .timedOut }
             handler.value.fail(.deadlineExceeded, "the call did not complete within \(ConfigDuration(timeout))")
         }
     }

@@ -41,7 +41,7 @@ public enum ConfigLoader {
         do {
             let substituted = try EnvironmentSubstitution.apply(to: text, environment: environment, fileName: fileName)
             let config = try StrictYAMLDecoder(fileName: fileName).decode(PorticoConfig.self, from: substituted)
-            let loaded = LoadedConfig(config: config, fileName: fileName, baseDirectory: baseDirectory)
+            var loaded = LoadedConfig(config: config, fileName: fileName, baseDirectory: baseDirectory)
             let problems = ConfigValidator.validate(loaded)
             if !problems.isEmpty {
                 let root = (try? Yams.compose(yaml: substituted)) ?? nil
@@ -51,6 +51,14 @@ public enum ConfigLoader {
                             file: fileName, line: root.flatMap { line(of: problem.path, in: $0) },
                             path: StrictYAMLDecoder.render(problem.path), message: problem.message)
                     })
+            }
+            // Files named by services' TLS settings are used long after loading: make them absolute now.
+            for (name, service) in loaded.config.services {
+                guard var tls = service.tls else { continue }
+                tls.ca = tls.ca.map(loaded.resolve(path:))
+                tls.certificate = tls.certificate.map(loaded.resolve(path:))
+                tls.key = tls.key.map(loaded.resolve(path:))
+                loaded.config.services[name]?.tls = tls
             }
             return loaded
         } catch let error as ConfigErrors {

@@ -17,18 +17,7 @@ public enum ConfigValidator {
         }
 
         for (name, service) in config.services.sorted(by: { $0.key < $1.key }) {
-            if service.endpoints.isEmpty {
-                problems.append(.init(["services", .key(name), "endpoints"], "needs at least one endpoint"))
-            }
-            for (index, endpoint) in service.endpoints.enumerated() where endpoint.isTLS {
-                problems.append(
-                    .init(
-                        ["services", .key(name), "endpoints", .index(index)],
-                        "TLS to upstreams (https) is not supported yet; use http://"))
-            }
-            if service.maxConnectionsPerEndpoint < 1 {
-                problems.append(.init(["services", .key(name), "maxConnectionsPerEndpoint"], "must be at least 1"))
-            }
+            problems += ServiceConfigValidator.validate(service, name: name, loaded: loaded)
         }
 
         // auth
@@ -97,6 +86,9 @@ public enum ConfigValidator {
             }
             requireService(route.service, at: path + ["service"])
             requireHTTPService(route.service, at: path + ["service"])
+            if let retry = route.retry {
+                problems += ServiceConfigValidator.validate(retry: retry, at: path + ["retry"])
+            }
             checkPolicy(route.auth, at: path + ["auth"])
             do {
                 restRoutes.append((route.name, try RouteMatcher(config: route.match), index))

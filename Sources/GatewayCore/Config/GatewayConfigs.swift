@@ -32,7 +32,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
 ///
 /// Keys: `name` (unique; used in metrics and logs), `match` (``RouteMatchConfig``), `service` (a
 /// declared service), `rewrite` (``PathRewriteConfig``), `auth` (``AuthPolicyConfig``, default public),
-/// `timeout` (overrides the service's `requestTimeout`).
+/// `timeout` (overrides the service's `requestTimeout`), `retry` (``RetryConfig``; replaces the
+/// service's retry policy for this route).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -40,6 +41,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var rewrite: PathRewriteConfig?
     public var auth: AuthPolicyConfig
     public var timeout: ConfigDuration?
+    public var retry: RetryConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -51,6 +53,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.rewrite = rewrite
         self.auth = auth
         self.timeout = timeout
+        self.retry = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +64,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         rewrite = try c.decodeIfPresent(PathRewriteConfig.self, forKey: .rewrite)
         auth = try c.value(.auth, or: .public)
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout)
+        retry = try c.decodeIfPresent(RetryConfig.self, forKey: .retry)
     }
 }
 

@@ -43,47 +43,6 @@ public enum UpstreamProtocol: String, Codable, Sendable, CaseIterable {
     case grpc
 }
 
-/// A microservice behind the gateways.
-///
-/// Keys: `endpoints` (list of `http://host:port`, required), `protocol` (`http1`, `http2`, `grpc`;
-/// default `http1`), `loadBalancing` (`roundRobin`), `connectTimeout` (default 2s), `requestTimeout`
-/// (default 15s), `maxConnectionsPerEndpoint` (default 128), `idleTimeout` (default 60s).
-public struct ServiceConfig: Codable, Sendable {
-    public var endpoints: [EndpointURL]
-    public var `protocol`: UpstreamProtocol
-    public var loadBalancing: LoadBalancing
-    public var connectTimeout: ConfigDuration
-    public var requestTimeout: ConfigDuration
-    public var maxConnectionsPerEndpoint: Int
-    public var idleTimeout: ConfigDuration
-
-    public enum LoadBalancing: String, Codable, Sendable { case roundRobin }
-
-    public init(
-        endpoints: [EndpointURL], protocol: UpstreamProtocol = .http1, connectTimeout: ConfigDuration = .seconds(2),
-        requestTimeout: ConfigDuration = .seconds(15)
-    ) {
-        self.endpoints = endpoints
-        self.protocol = `protocol`
-        self.loadBalancing = .roundRobin
-        self.connectTimeout = connectTimeout
-        self.requestTimeout = requestTimeout
-        self.maxConnectionsPerEndpoint = 128
-        self.idleTimeout = .seconds(60)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        endpoints = try c.decode([EndpointURL].self, forKey: .endpoints)
-        `protocol` = try c.value(.protocol, or: .http1)
-        loadBalancing = try c.value(.loadBalancing, or: .roundRobin)
-        connectTimeout = try c.value(.connectTimeout, or: .seconds(2))
-        requestTimeout = try c.value(.requestTimeout, or: .seconds(15))
-        maxConnectionsPerEndpoint = try c.value(.maxConnectionsPerEndpoint, or: 128)
-        idleTimeout = try c.value(.idleTimeout, or: .seconds(60))
-    }
-}
-
 /// Limits shared by every gateway.
 ///
 /// Keys: `maxRequestBodySize` (default 1MiB; larger bodies get 413), `maxHeaderSize` (default 16KiB).

@@ -31,6 +31,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case upstreamError = "upstream_error"
             case noHealthyUpstream = "no_healthy_upstream"
             case upstreamTimeout = "upstream_timeout"
+            case circuitOpen = "circuit_open"
             case unavailable
             case internalError = "internal"
         }
@@ -55,6 +56,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         /// The upstream did not answer in time: 504.
         public static let upstreamTimeout = Code(.upstreamTimeout)
         /// The gateway is shutting down or overloaded: 503.
+        /// A service's circuit breaker is open or its concurrency limits are reached: failing fast.
+        public static let circuitOpen = Code(.circuitOpen)
         public static let unavailable = Code(.unavailable)
         public static let internalError = Code(.internalError)
 
@@ -73,7 +76,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .unsupportedMediaType: return 415
             case .rateLimited: return 429
             case .upstreamConnectFailed, .upstreamError: return 502
-            case .noHealthyUpstream, .unavailable: return 503
+            case .noHealthyUpstream, .unavailable, .circuitOpen: return 503
             case .upstreamTimeout: return 504
             case .internalError: return 500
             }
@@ -108,7 +111,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .notFound, .methodNotAllowed: return 12  // UNIMPLEMENTED
             case .payloadTooLarge, .rateLimited: return 8  // RESOURCE_EXHAUSTED
             case .unsupportedMediaType: return 3
-            case .upstreamConnectFailed, .upstreamError, .noHealthyUpstream, .unavailable: return 14  // UNAVAILABLE
+            case .upstreamConnectFailed, .upstreamError, .noHealthyUpstream, .unavailable, .circuitOpen:
+                return 14  // UNAVAILABLE
             case .upstreamTimeout: return 4  // DEADLINE_EXCEEDED
             case .internalError: return 13  // INTERNAL
             }
@@ -122,6 +126,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .badRequest, .unsupportedMediaType: return 1007
             case .rateLimited: return 1008
             case .unavailable: return 1001
+            case .circuitOpen: return 1013  // Try Again Later
             case .upstreamConnectFailed, .upstreamError, .noHealthyUpstream, .upstreamTimeout: return 1014
             case .notFound, .methodNotAllowed: return 1008
             case .internalError: return 1011
@@ -140,7 +145,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .unsupportedMediaType: return "Unsupported Media Type"
             case .rateLimited: return "Too Many Requests"
             case .upstreamConnectFailed, .upstreamError: return "Bad Gateway"
-            case .noHealthyUpstream, .unavailable: return "Service Unavailable"
+            case .noHealthyUpstream, .unavailable, .circuitOpen: return "Service Unavailable"
             case .upstreamTimeout: return "Gateway Timeout"
             case .internalError: return "Internal Server Error"
             }

@@ -57,12 +57,7 @@ public enum AdminServer {
                 body: .init(byteBuffer: ByteBuffer(bytes: routesJSON)))
         }
         router.get("/upstreams") { _, _ in
-            let services = registry.services.values.sorted { $0.name < $1.name }.map { service in
-                UpstreamInfo(
-                    name: service.name, protocol: service.config.protocol.rawValue,
-                    loadBalancing: service.config.loadBalancing.rawValue,
-                    endpoints: service.endpoints.map { UpstreamInfo.Endpoint(url: $0.description, health: "unknown") })
-            }
+            let services = registry.services.values.sorted { $0.name < $1.name }.map { $0.snapshot() }
             let data = (try? JSONEncoder.sorted.encode(["services": services])) ?? Data()
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
@@ -77,17 +72,6 @@ public enum AdminServer {
             onServerRunning: { channel in await onBound(channel.localAddress?.port ?? address.port) },
             logger: adminLogger)
     }
-}
-
-struct UpstreamInfo: Codable {
-    struct Endpoint: Codable {
-        var url: String
-        var health: String
-    }
-    var name: String
-    var `protocol`: String
-    var loadBalancing: String
-    var endpoints: [Endpoint]
 }
 
 struct AnyEncodable: Encodable {

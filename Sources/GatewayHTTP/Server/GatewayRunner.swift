@@ -122,7 +122,12 @@ public enum GatewayRunner {
         } catch {
             throw GatewayBuildError(underlying: error)
         }
-        let client = ServiceClient(config: loaded.config, logger: logger)
+        let client: ServiceClient
+        do {
+            client = try ServiceClient(config: loaded.config, logger: logger)
+        } catch {
+            throw GatewayBuildError(underlying: error)
+        }
         let readiness = Readiness()
         let listening = ListeningReporter(logger: logger, readiness: readiness, expected: ["main", "admin"])
         let environment = GatewayEnvironment(

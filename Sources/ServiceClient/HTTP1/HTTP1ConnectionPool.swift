@@ -7,6 +7,8 @@ public import GatewayCore
 public import NIOCore
 public import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// Receives the response parts of one request sent on a leased connection.
 public protocol UpstreamResponseDelegate: AnyObject {
@@ -23,20 +25,20 @@ public protocol UpstreamResponseDelegate: AnyObject {
 // Safety: a lease is created, used and released on its connection's event loop only.
 public final class UpstreamLease: @unchecked Sendable {
     public let channel: any Channel
-    public let endpoint: EndpointURL
+    public let address: UpstreamAddress
     let handler: UpstreamConnectionHandler
-    let pool: HTTP1ConnectionPool.LoopPool
+    let pool: HTTP1LoopPool
     private var released = false
 
-    init(
-        channel: any Channel, endpoint: EndpointURL, handler: UpstreamConnectionHandler,
-        pool: HTTP1ConnectionPool.LoopPool
-    ) {
+    init(channel: any Channel, address: UpstreamAddress, handler: UpstreamConnectionHandler, pool: HTTP1LoopPool) {
         self.channel = channel
-        self.endpoint = endpoint
+        self.address = address
         self.handler = handler
         self.pool = pool
     }
+
+    /// The endpoint's declared URL (its host goes in `Host`, its base path before the request path).
+    public var endpoint: EndpointURL { address.url }
 
     /// Starts the exchange: response parts go to `delegate`.
     public func attach(_ delegate: any UpstreamResponseDelegate) {
@@ -49,44 +51,50 @@ public final class UpstreamLease: @unchecked Sendable {
         guard !released else { return }
         released = true
         handler.delegate = nil
-        if reusable && channel.isActive {
-            pool.checkIn(self)
+        if reusable && channel.isActive && !handler.closed {
+            pool.checkIn(channel: channel, handler: handler, address: address)
         } else {
             channel.close(promise: nil)
         }
     }
 }
 
-/// Per-event-loop pools of idle keep-alive connections, keyed by endpoint.
+/// Per-event-loop pools of keep-alive connections, keyed by endpoint address.
+///
+/// Each event loop has its own pool so that a proxied request and its upstream connection share a
+/// loop. `maxConnectionsPerEndpoint` is split evenly between the loops (at least one each); a lease
+/// beyond that waits for a connection of its loop to come back (and counts as pending for the
+/// service's breaker). Idle connections close after the service's `idleTimeout`.
 public final class HTTP1ConnectionPool: @unchecked Sendable {
-    // Safety: `loops` is immutable after init; each `LoopPool` is only used on its own event loop.
-    private let loops: [ObjectIdentifier: LoopPool]
-    let maxIdlePerEndpoint: Int
+    // Safety: `loops` is immutable after init; each `HTTP1LoopPool` is only used on its own event loop.
+    private let loops: [ObjectIdentifier: HTTP1LoopPool]
+    let loopCount: Int
+    let tls: [String: UpstreamTLS]
 
-    public init(group: any EventLoopGroup, maxIdlePerEndpoint: Int = 128) {
-        self.maxIdlePerEndpoint = maxIdlePerEndpoint
-        var loops: [ObjectIdentifier: LoopPool] = [:]
+    init(group: any EventLoopGroup, tls: [String: UpstreamTLS]) {
+        var loops: [ObjectIdentifier: HTTP1LoopPool] = [:]
         for loop in group.makeIterator() {
-            loops[ObjectIdentifier(loop)] = LoopPool(eventLoop: loop, maxIdle: maxIdlePerEndpoint)
+            loops[ObjectIdentifier(loop)] = HTTP1LoopPool(eventLoop: loop)
         }
         self.loops = loops
+        self.loopCount = max(1, loops.count)
+        self.tls = tls
     }
 
-    /// Leases a connection to the next endpoint of `service` on `eventLoop` (which must be one of the
-    /// group's loops); reuses an idle one when there is one. Call on `eventLoop`.
-    public func lease(service: UpstreamService, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamLease> {
+    /// Leases a connection to `address` of `service` on `eventLoop` (one of the group's loops),
+    /// reusing an idle one when there is one. Call on `eventLoop`. Fails with a ``GatewayError``:
+    /// `upstreamConnectFailed` (refused, unreachable, TLS handshake, connect timeout) or `circuitOpen`
+    /// (too many calls already wait for a connection).
+    public func lease(
+        _ address: UpstreamAddress, service: UpstreamService, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<UpstreamLease> {
         eventLoop.assertInEventLoop()
-        let endpoint: EndpointURL
-        do {
-            endpoint = try service.selectEndpoint()
-        } catch {
-            return eventLoop.makeFailedFuture(error)
-        }
         guard let pool = loops[ObjectIdentifier(eventLoop)] else {
             return eventLoop.makeFailedFuture(
                 GatewayError(.internalError, "event loop is not part of the pool's group"))
         }
-        return pool.lease(endpoint: endpoint, connectTimeout: service.connectTimeout, serviceName: service.name)
+        let limit = max(1, service.config.maxConnectionsPerEndpoint / loopCount)
+        return pool.lease(address, service: service, limit: limit, tls: tls[service.name])
     }
 
     /// Closes every idle connection.
@@ -95,69 +103,139 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
             pool.eventLoop.execute { pool.closeAll() }
         }
     }
+}
 
-    // Safety: a LoopPool is only touched on its own event loop.
-    final class LoopPool: @unchecked Sendable {
-        let eventLoop: any EventLoop
-        let maxIdle: Int
-        private var idle: [EndpointURL: [UpstreamLease]] = [:]
+/// The connections of one event loop. Only touched on that loop.
+// Safety: a loop pool is only touched on its own event loop.
+final class HTTP1LoopPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private struct Idle {
+        var channel: any Channel
+        var handler: UpstreamConnectionHandler
+        var expiry: Scheduled<Void>?
+    }
+    private struct Waiter {
+        var promise: EventLoopPromise<UpstreamLease>
+        var service: UpstreamService
+        var tls: UpstreamTLS?
+    }
+    private var idle: [UpstreamAddress: [Idle]] = [:]
+    /// Open or opening connections per address (leased and idle).
+    private var open: [UpstreamAddress: Int] = [:]
+    private var waiters: [UpstreamAddress: [Waiter]] = [:]
+    private var idleTimeouts: [UpstreamAddress: TimeAmount] = [:]
 
-        init(eventLoop: any EventLoop, maxIdle: Int) {
-            self.eventLoop = eventLoop
-            self.maxIdle = maxIdle
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func lease(_ address: UpstreamAddress, service: UpstreamService, limit: Int, tls: UpstreamTLS?) -> EventLoopFuture<
+        UpstreamLease
+    > {
+        idleTimeouts[address] = .nanoseconds(service.config.idleTimeout.duration.nanoseconds)
+        while var stack = idle[address], let entry = stack.popLast() {
+            idle[address] = stack
+            entry.expiry?.cancel()
+            if entry.channel.isActive && !entry.handler.closed {
+                return eventLoop.makeSucceededFuture(
+                    UpstreamLease(channel: entry.channel, address: address, handler: entry.handler, pool: self))
+            }
         }
+        guard service.beginPending() else {
+            return eventLoop.makeFailedFuture(
+                GatewayError(
+                    .circuitOpen, "service '\(service.name)' is not taking calls: too many calls wait for a connection")
+            )
+        }
+        let promise = eventLoop.makePromise(of: UpstreamLease.self)
+        promise.futureResult.whenComplete { _ in service.endPending() }
+        if open[address, default: 0] >= limit {
+            waiters[address, default: []].append(Waiter(promise: promise, service: service, tls: tls))
+        } else {
+            connect(address, service: service, tls: tls, promise: promise)
+        }
+        return promise.futureResult
+    }
 
-        func lease(endpoint: EndpointURL, connectTimeout: Duration, serviceName: String) -> EventLoopFuture<
-            UpstreamLease
-        > {
-            while var stack = idle[endpoint], let lease = stack.popLast() {
-                idle[endpoint] = stack
-                if lease.channel.isActive && !lease.handler.closed {
-                    return eventLoop.makeSucceededFuture(
-                        UpstreamLease(channel: lease.channel, endpoint: endpoint, handler: lease.handler, pool: self))
+    private func connect(
+        _ address: UpstreamAddress, service: UpstreamService, tls: UpstreamTLS?,
+        promise: EventLoopPromise<UpstreamLease>
+    ) {
+        open[address, default: 0] += 1
+        let handler = UpstreamConnectionHandler()
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(service.connectTimeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.addHandler(to: channel, address: address) }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-            let handler = UpstreamConnectionHandler()
-            let bootstrap = ClientBootstrap(group: eventLoop)
-                .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                    }
-                }
-            return bootstrap.connect(host: endpoint.host, port: endpoint.port).flatMapErrorThrowing { error in
-                throw GatewayError(
-                    .upstreamConnectFailed,
-                    "cannot connect to service '\(serviceName)' at \(endpoint): \(Self.reason(error))")
-            }.map { channel in
-                UpstreamLease(channel: channel, endpoint: endpoint, handler: handler, pool: self)
+        let serviceName = service.name
+        bootstrap.connect(host: address.connectHost, port: address.port).flatMap { channel in
+            // With TLS, wait for the handshake so that its failure counts as a connect failure.
+            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+            return handler.handshakeDone(on: channel).map { channel }
+        }.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                channel.closeFuture.assumeIsolated().whenComplete { _ in self.connectionClosed(address) }
+                promise.succeed(UpstreamLease(channel: channel, address: address, handler: handler, pool: self))
+            case .failure(let error):
+                self.connectionClosed(address)
+                promise.fail(
+                    GatewayError(
+                        .upstreamConnectFailed,
+                        "cannot connect to service '\(serviceName)' at \(address): \(Self.reason(error))"))
             }
         }
+    }
 
-        static func reason(_ error: any Error) -> String {
-            if case ChannelError.connectTimeout = error { return "connect timed out" }
-            if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
-                return "\(first.error)"
+    static func reason(_ error: any Error) -> String {
+        if case ChannelError.connectTimeout = error { return "connect timed out" }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return "\(first.error)"
+        }
+        return "\(error)"
+    }
+
+    func checkIn(channel: any Channel, handler: UpstreamConnectionHandler, address: UpstreamAddress) {
+        if var queue = waiters[address], !queue.isEmpty {
+            let waiter = queue.removeFirst()
+            waiters[address] = queue
+            waiter.promise.succeed(UpstreamLease(channel: channel, address: address, handler: handler, pool: self))
+            return
+        }
+        let timeout = idleTimeouts[address] ?? .seconds(60)
+        let expiry = eventLoop.assumeIsolated().scheduleTask(in: timeout) { channel.close(promise: nil) }
+        idle[address, default: []].append(Idle(channel: channel, handler: handler, expiry: expiry))
+    }
+
+    /// A connection to `address` closed (or failed to open): a waiter may now open one.
+    private func connectionClosed(_ address: UpstreamAddress) {
+        open[address, default: 1] -= 1
+        idle[address]?.removeAll { !$0.channel.isActive }
+        if var queue = waiters[address], !queue.isEmpty {
+            let waiter = queue.removeFirst()
+            waiters[address] = queue
+            connect(address, service: waiter.service, tls: waiter.tls, promise: waiter.promise)
+        }
+    }
+
+    func closeAll() {
+        for stack in idle.values {
+            for entry in stack {
+                entry.expiry?.cancel()
+                entry.channel.close(promise: nil)
             }
-            return "\(error)"
         }
-
-        func checkIn(_ lease: UpstreamLease) {
-            var stack = idle[lease.endpoint, default: []]
-            if stack.count >= maxIdle {
-                lease.channel.close(promise: nil)
-                return
-            }
-            stack.append(lease)
-            idle[lease.endpoint] = stack
+        idle.removeAll()
+        for queue in waiters.values {
+            for waiter in queue { waiter.promise.fail(GatewayError(.unavailable, "the gateway is shutting down")) }
         }
-
-        func closeAll() {
-            for stack in idle.values { for lease in stack { lease.channel.close(promise: nil) } }
-            idle.removeAll()
-        }
+        waiters.removeAll()
     }
 }
 
@@ -167,6 +245,26 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
     typealias InboundIn = HTTPClientResponsePart
     weak var delegate: (any UpstreamResponseDelegate)?
     var closed = false
+
+    /// Completes when the TLS handshake (if any) finished; fails when the connection closes first.
+    func handshakeDone(on channel: any Channel) -> EventLoopFuture<Void> {
+        if handshakeCompleted { return channel.eventLoop.makeSucceededVoidFuture() }
+        if closed { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        handshake = promise
+        return promise.futureResult
+    }
+    private var handshake: EventLoopPromise<Void>?
+    private var handshakeCompleted = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            handshakeCompleted = true
+            handshake?.succeed()
+            handshake = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
@@ -190,6 +288,8 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        handshake?.fail(ChannelError.ioOnClosedChannel)
+        handshake = nil
         delegate?.upstreamFailed(ChannelError.ioOnClosedChannel)
         delegate = nil
         context.fireChannelInactive()
@@ -197,6 +297,8 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         closed = true
+        handshake?.fail(error)
+        handshake = nil
         delegate?.upstreamFailed(error)
         delegate = nil
         context.close(promise: nil)

@@ -1,4 +1,4 @@
-// The streaming HTTP/2 transport of the proxying data path: one multiplexed h2c connection per
+// The streaming HTTP/2 transport of the proxying data path: one multiplexed connection (h2c or TLS) per
 // endpoint and event loop, created on demand, shared by many streams and replaced when it closes.
 // Callers get a raw HTTP/2 stream channel on their own event loop and relay frames themselves.
 public import GatewayCore
@@ -14,7 +14,8 @@ public struct HTTP2UpstreamStream: Sendable {
     /// The stream's child channel: it reads and writes `HTTP2Frame.FramePayload`.
     public let channel: any Channel
     /// The endpoint the stream was opened to (for `:authority` and logs).
-    public let endpoint: EndpointURL
+    public let address: UpstreamAddress
+    public var endpoint: EndpointURL { address.url }
 }
 
 /// Per-endpoint multiplexed HTTP/2 (prior knowledge, h2c) connections to upstream services.
@@ -28,38 +29,32 @@ public struct HTTP2UpstreamStream: Sendable {
 /// Standalone, it is also a `Service` whose `run()` waits for graceful shutdown, then closes every connection.
 public final class HTTP2ConnectionPool: Service, Sendable {
     let logger: Logger
+    let tls: [String: UpstreamTLS]
     private let loops = Mutex<[ObjectIdentifier: NIOLoopBound<HTTP2LoopPool>]>([:])
     private let isShutDown = Atomic<Bool>(false)
 
-    public init(logger: Logger = Logger(label: "portico.service-client.http2")) {
+    init(tls: [String: UpstreamTLS], logger: Logger) {
+        self.tls = tls
         self.logger = logger
     }
 
-    /// Opens a new stream to an endpoint of `service` (chosen by the service's selection policy) on a
-    /// pooled connection bound to `eventLoop`. Must be called on `eventLoop`; the returned future
-    /// completes there. Fails with a ``GatewayError``: `upstreamConnectFailed` when the endpoint cannot
-    /// be reached within the service's connect timeout, `noHealthyUpstream` when it has no endpoint,
-    /// `unavailable` once the pool is shut down.
+    /// A standalone pool for plaintext (h2c) endpoints.
+    public convenience init(logger: Logger = Logger(label: "portico.service-client.http2")) {
+        self.init(tls: [:], logger: logger)
+    }
+
+    /// Opens a new stream to `address` of `service` on a pooled connection bound to `eventLoop`.
+    /// Must be called on `eventLoop`; the returned future completes there. Fails with a
+    /// ``GatewayError``: `upstreamConnectFailed` when the endpoint cannot be reached within the
+    /// service's connect timeout, `unavailable` once the pool is shut down.
     public func openStream(
-        service: UpstreamService, on eventLoop: any EventLoop
+        to address: UpstreamAddress, service: UpstreamService, on eventLoop: any EventLoop
     ) -> EventLoopFuture<HTTP2UpstreamStream> {
         eventLoop.preconditionInEventLoop()
         guard !isShutDown.load(ordering: .relaxed) else {
             return eventLoop.makeFailedFuture(GatewayError(.unavailable, "the gateway is shutting down"))
         }
-        let endpoint: EndpointURL
-        do {
-            endpoint = try service.selectEndpoint()
-        } catch {
-            return eventLoop.makeFailedFuture(error)
-        }
-        guard !endpoint.isTLS else {
-            return eventLoop.makeFailedFuture(
-                GatewayError(
-                    .upstreamConnectFailed,
-                    "service '\(service.name)': TLS (https) upstreams are not supported for gRPC yet"))
-        }
-        return loopPool(for: eventLoop).openStream(service: service, endpoint: endpoint)
+        return loopPool(for: eventLoop).openStream(service: service, endpoint: address, tls: tls[service.name])
     }
 
     /// Number of open (or opening) connections on `eventLoop`, for tests and the admin view.
@@ -100,20 +95,22 @@ public final class HTTP2ConnectionPool: Service, Sendable {
 final class HTTP2LoopPool {
     let eventLoop: any EventLoop
     let logger: Logger
-    var connections: [EndpointURL: HTTP2UpstreamConnection] = [:]
+    var connections: [UpstreamAddress: HTTP2UpstreamConnection] = [:]
 
     init(eventLoop: any EventLoop, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
     }
 
-    func openStream(service: UpstreamService, endpoint: EndpointURL) -> EventLoopFuture<HTTP2UpstreamStream> {
+    func openStream(
+        service: UpstreamService, endpoint: UpstreamAddress, tls: UpstreamTLS?
+    ) -> EventLoopFuture<HTTP2UpstreamStream> {
         let connection: HTTP2UpstreamConnection
         if let existing = connections[endpoint], existing.isUsable {
             connection = existing
         } else {
             connection = HTTP2UpstreamConnection(
-                endpoint: endpoint, service: service, eventLoop: eventLoop, logger: logger)
+                endpoint: endpoint, service: service, tls: tls, eventLoop: eventLoop, logger: logger)
             connections[endpoint] = connection
             connection.onUnusable = { [weak self, weak connection] in
                 guard let self, let connection, self.connections[endpoint] === connection else { return }

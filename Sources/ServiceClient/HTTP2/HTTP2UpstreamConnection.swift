@@ -1,4 +1,4 @@
-// One multiplexed h2c connection to one upstream endpoint, confined to one event loop: connects on
+// One multiplexed HTTP/2 connection (h2c, or TLS with ALPN h2) to one upstream endpoint, confined to one event loop: connects on
 // demand (with the service's connect timeout), queues stream requests while connecting, then opens
 // every stream on the same connection until it closes, is told to go away, or idles out.
 import GatewayCore
@@ -17,8 +17,9 @@ final class HTTP2UpstreamConnection {
         case closed
     }
 
-    let endpoint: EndpointURL
+    let endpoint: UpstreamAddress
     let service: UpstreamService
+    let tls: UpstreamTLS?
     let eventLoop: any EventLoop
     let logger: Logger
     private(set) var state: State = .idle
@@ -27,9 +28,12 @@ final class HTTP2UpstreamConnection {
     /// Called once when the connection stops accepting new streams (the pool forgets it).
     var onUnusable: (() -> Void)?
 
-    init(endpoint: EndpointURL, service: UpstreamService, eventLoop: any EventLoop, logger: Logger) {
+    init(
+        endpoint: UpstreamAddress, service: UpstreamService, tls: UpstreamTLS?, eventLoop: any EventLoop, logger: Logger
+    ) {
         self.endpoint = endpoint
         self.service = service
+        self.tls = tls
         self.eventLoop = eventLoop
         self.logger = logger
     }
@@ -46,11 +50,14 @@ final class HTTP2UpstreamConnection {
         state = .connecting([])
         let connection = NIOLoopBound(self, eventLoop: eventLoop)
         let idleTimeout = TimeAmount.nanoseconds(service.config.idleTimeout.duration.nanoseconds)
+        let tls = self.tls
+        let address = endpoint
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds(service.connectTimeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.addHandler(to: channel, address: address) }
                     var settings = NIOHTTP2Handler.ConnectionConfiguration()
                     settings.initialSettings = [
                         HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
@@ -67,7 +74,7 @@ final class HTTP2UpstreamConnection {
                     try channel.pipeline.syncOperations.addHandler(watcher)
                 }
             }
-        bootstrap.connect(host: endpoint.host, port: endpoint.port).assumeIsolated().whenComplete { result in
+        bootstrap.connect(host: endpoint.connectHost, port: endpoint.port).assumeIsolated().whenComplete { result in
             self.connected(result)
         }
     }
@@ -134,7 +141,7 @@ final class HTTP2UpstreamConnection {
         }
         channelPromise.futureResult.whenComplete { result in
             switch result {
-            case .success(let channel): promise.succeed(HTTP2UpstreamStream(channel: channel, endpoint: endpoint))
+            case .success(let channel): promise.succeed(HTTP2UpstreamStream(channel: channel, address: endpoint))
             case .failure(let error): promise.fail(Self.map(error, service: name, endpoint: endpoint))
             }
         }
@@ -172,7 +179,7 @@ final class HTTP2UpstreamConnection {
         callback?()
     }
 
-    static func map(_ error: any Error, service: String, endpoint: EndpointURL) -> GatewayError {
+    static func map(_ error: any Error, service: String, endpoint: UpstreamAddress) -> GatewayError {
         if let error = error as? GatewayError { return error }
         if error is ChannelError, case .connectTimeout = error as? ChannelError {
             return GatewayError(.upstreamConnectFailed, "connecting to service '\(service)' at \(endpoint) timed out")

@@ -31,7 +31,12 @@ struct IntegrationCaller: Sendable {
             method: "POST", path: route.path,
             headers: [("Content-Type", "application/json"), ("Accept", "application/json")], body: body)
         do {
-            let response = try await client.send(request, to: route.service, context: context, timeout: route.timeout)
+            // With `hashOn: connectionId`, every message of one connection goes to the same endpoint.
+            let hashKey = client.registry.services[route.service]?.config.hashOn?.key(
+                header: { _ in nil }, connectionID: envelope.connectionId, clientAddress: context.clientAddress)
+            let response = try await client.send(
+                request, to: route.service, context: context,
+                options: UpstreamCallOptions(timeout: route.timeout, hashKey: hashKey))
             if (200..<300).contains(response.status) { return .success(response) }
             return .rejected(
                 status: response.status, error: Self.rejection(status: response.status, body: response.body))

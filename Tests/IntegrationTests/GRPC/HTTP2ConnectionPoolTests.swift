@@ -44,7 +44,7 @@ struct HTTP2ConnectionPoolTests {
         -> [HTTP2Frame.FramePayload]
     {
         try await loop.flatSubmit {
-            pool.openStream(service: service, on: loop).flatMap { stream in
+            pool.openStream(to: service.addresses[0], service: service, on: loop).flatMap { stream in
                 let done = loop.makePromise(of: [HTTP2Frame.FramePayload].self)
                 do {
                     try stream.channel.pipeline.syncOperations.addHandler(Collector(done: done))
@@ -110,7 +110,9 @@ struct HTTP2ConnectionPoolTests {
         let port = probe.localAddress?.port ?? 1
         try await probe.close()
         do {
-            _ = try await loop.flatSubmit { pool.openStream(service: Self.service(port: port), on: loop) }.get()
+            _ = try await loop.flatSubmit {
+                pool.openStream(to: Self.service(port: port).addresses[0], service: Self.service(port: port), on: loop)
+            }.get()
             Issue.record("expected a connect failure")
         } catch let error as GatewayError {
             #expect(error.code == .upstreamConnectFailed)
@@ -118,7 +120,9 @@ struct HTTP2ConnectionPoolTests {
         }
         await pool.shutdown()
         await #expect(throws: GatewayError.self) {
-            _ = try await loop.flatSubmit { pool.openStream(service: Self.service(port: port), on: loop) }.get()
+            _ = try await loop.flatSubmit {
+                pool.openStream(to: Self.service(port: port).addresses[0], service: Self.service(port: port), on: loop)
+            }.get()
         }
     }
 }

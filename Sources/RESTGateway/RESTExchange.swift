@@ -1,0 +1,80 @@
+// The state of one request/response exchange on a REST client connection: what was received, which
+// phase it is in, the upstream call with its tries and timers, and the body parts kept for a replay.
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+import ServiceClient
+
+final class RESTExchange {
+    let head: HTTPRequestHead
+    let requestID: String
+    let trace: GatewayTraceContext
+    let start = ContinuousClock.now
+    var routeName = "unmatched"
+    /// Request parts received but not yet written upstream (while preparing or between tries).
+    var pending: [HTTPServerRequestPart] = []
+    /// Body parts already written upstream, kept while the body is small enough to send again.
+    var sentBody: [ByteBuffer] = []
+    var sentBodyBytes = 0
+    var replayable = true
+    var requestEnded = false
+    var bodyBytes = 0
+    var lease: UpstreamLease?
+    var phase: Phase = .preparing
+    var responseStarted = false
+    var responseStatus: UInt = 0
+    var upstreamKeepAlive = true
+    /// The whole call's deadline timer, and the current try's.
+    var deadlineTimer: Scheduled<Void>?
+    var tryTimer: Scheduled<Void>?
+    var retryTimer: Scheduled<Void>?
+    var call: UpstreamCall?
+    var deadline: CallDeadline?
+    var target: Target?
+
+    /// Where and how the request goes, fixed once routing and auth are done.
+    struct Target {
+        let route: RESTRoute
+        let upstreamPath: String
+        let identity: Identity?
+        let hashKey: String?
+        let facts: RetryableRequest
+    }
+
+    enum Phase {
+        /// Routing, auth, leasing or a retry's backoff in progress; parts are queued.
+        case preparing
+        /// Parts flow to the upstream connection.
+        case forwarding
+        /// The gateway answered itself; remaining request parts are discarded.
+        case answered
+        case finished
+    }
+
+    init(head: HTTPRequestHead, requestID: String, trace: GatewayTraceContext) {
+        self.head = head
+        self.requestID = requestID
+        self.trace = trace
+    }
+
+    /// Keeps a copy of a body part written upstream, or gives up replaying when the body is too big.
+    func remember(_ buffer: ByteBuffer, limit: Int) {
+        guard replayable else { return }
+        sentBodyBytes += buffer.readableBytes
+        if sentBodyBytes > limit {
+            replayable = false
+            sentBody.removeAll()
+        } else {
+            sentBody.append(buffer)
+        }
+    }
+
+    func cancelTimers() {
+        deadlineTimer?.cancel()
+        tryTimer?.cancel()
+        retryTimer?.cancel()
+        deadlineTimer = nil
+        tryTimer = nil
+        retryTimer = nil
+    }
+}

@@ -1,0 +1,242 @@
+// The upstream side of the REST data path: one call per request through the service's policy (breaker
+// admission, endpoint choice, per-try and total deadlines), each try on a leased connection of the
+// same event loop, and retries on another endpoint when the route's policy allows: after a connect
+// failure, a reset before the response, a per-try timeout, or a retryable status (honouring
+// `Retry-After`), as long as the body sent so far is still held for replay.
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+import ServiceClient
+
+extension RESTProxyHandler: UpstreamResponseDelegate {
+    // MARK: starting the call
+
+    func beginCall(route: RESTRoute, upstreamPath: String, identity: Identity?) {
+        guard let exchange, let context else { return }
+        let head = exchange.head
+        let call: UpstreamCall
+        do {
+            call = try route.service.beginCall(retry: route.retry)
+        } catch {
+            return fail(error, closeAfter: false)
+        }
+        exchange.call = call
+        let callerTimeout = CallDeadline.parseHeader(head.headers.first(name: CallDeadline.headerName))
+        let deadline = CallDeadline(timeout: route.timeout, callerTimeout: callerTimeout)
+        exchange.deadline = deadline
+        let hashKey = route.service.config.hashOn?.key(
+            header: { head.headers.first(name: $0) }, clientAddress: context.channel.remoteAddress?.ipAddress)
+        let facts = RetryableRequest(
+            isIdempotent: RetryableRequest.isIdempotent(
+                method: head.method.rawValue, hasIdempotencyKey: head.headers.contains(name: "idempotency-key")),
+            bodyReplayable: true)
+        exchange.target = .init(
+            route: route, upstreamPath: upstreamPath, identity: identity, hashKey: hashKey, facts: facts)
+        exchange.deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .nanoseconds(deadline.total.nanoseconds)
+        ) {
+            guard self.exchange === exchange, !exchange.responseStarted else { return }
+            self.abandonUpstream()
+            exchange.call?.finish(.timedOut)
+            self.fail(
+                GatewayError(
+                    .upstreamTimeout,
+                    "service '\(route.service.name)' did not answer within \(ConfigDuration(deadline.total))"),
+                closeAfter: false)
+        }
+        attempt()
+    }
+
+    /// Starts one try: picks an endpoint and leases a connection to it.
+    private func attempt() {
+        guard let exchange, let context, let call = exchange.call, let target = exchange.target else { return }
+        exchange.phase = .preparing
+        let address: UpstreamAddress
+        do {
+            address = try call.nextEndpoint(key: target.hashKey)
+        } catch {
+            call.finish(.cancelled)
+            return fail(error, closeAfter: false)
+        }
+        let service = target.route.service
+        shared.client.http1Pool.lease(address, service: service, on: context.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                guard self.exchange === exchange, self.context != nil, exchange.phase == .preparing else {
+                    if case .success(let lease) = result { lease.release(reusable: true) }
+                    return
+                }
+                switch result {
+                case .success(let lease):
+                    self.forward(lease: lease)
+                case .failure(let error):
+                    let error = (error as? GatewayError) ?? GatewayError(.upstreamConnectFailed, "\(error)")
+                    if error.code == .circuitOpen {
+                        call.finish(.cancelled)
+                        return self.fail(error, closeAfter: false)
+                    }
+                    self.tryFailed(.connectFailed, error: error)
+                }
+            }
+    }
+
+    private func forward(lease: UpstreamLease) {
+        guard let exchange, let context, let target = exchange.target, let deadline = exchange.deadline else { return }
+        exchange.lease = lease
+        exchange.phase = .forwarding
+        lease.attach(self)
+        var head = exchange.head
+        let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+        let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
+        for name in hopByHop { head.headers.remove(name: name) }
+        for name in shared.managedHeaders { head.headers.remove(name: name) }
+        if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
+        let clientHost = exchange.head.headers.first(name: "host")
+        head.headers.replaceOrAdd(name: "host", value: lease.endpoint.authority)
+        let callContext = UpstreamCallContext(
+            requestID: exchange.requestID, trace: exchange.trace, identity: target.identity,
+            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: "http", clientHost: clientHost)
+        for (name, value) in callContext.propagationHeaders(identityHeaders: shared.identityHeaders) {
+            head.headers.replaceOrAdd(name: name, value: value)
+        }
+        head.headers.replaceOrAdd(name: CallDeadline.headerName, value: CallDeadline.headerValue(deadline.remaining))
+        head.uri = lease.endpoint.basePath + target.upstreamPath
+        head.version = .http1_1
+        lease.channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        // A retry first sends again what the previous try already sent.
+        for buffer in exchange.sentBody {
+            lease.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+        }
+        let limit = target.route.retry.maxBufferedBody.bytes
+        var endQueued = false
+        for part in exchange.pending {
+            switch part {
+            case .body(let buffer): exchange.remember(buffer, limit: limit)
+            case .end: endQueued = true
+            case .head: break
+            }
+            lease.channel.write(Self.clientPart(part), promise: nil)
+        }
+        if exchange.requestEnded && !endQueued { lease.channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
+        exchange.pending.removeAll()
+        lease.channel.flush()
+        let tryTimeout = deadline.tryTimeout(perTry: target.route.retry.perTryTimeout)
+        guard tryTimeout < deadline.remaining else { return }  // The call's deadline timer covers this try.
+        exchange.tryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(tryTimeout.nanoseconds)) {
+            guard self.exchange === exchange, exchange.phase == .forwarding, !exchange.responseStarted else { return }
+            self.abandonUpstream()
+            self.tryFailed(
+                .timedOut,
+                error: GatewayError(
+                    .upstreamTimeout,
+                    "service '\(target.route.service.name)' did not answer within \(ConfigDuration(tryTimeout))"))
+        }
+    }
+
+    /// A try ended without a response the client will get: retry it, or answer with `error`.
+    private func tryFailed(_ outcome: UpstreamOutcome, error: GatewayError, retryAfter: String? = nil) {
+        guard let exchange, let call = exchange.call, let deadline = exchange.deadline, let target = exchange.target
+        else { return }
+        exchange.tryTimer?.cancel()
+        exchange.tryTimer = nil
+        var facts = target.facts
+        facts.bodyReplayable = exchange.replayable
+        if call.finishTry(outcome, request: facts) {
+            if let wait = call.delay(retryAfter: retryAfter, deadline: deadline) {
+                scheduleRetry(after: wait)
+                return
+            }
+            call.abandonRetry()
+        }
+        call.finish(outcome)
+        fail(error, closeAfter: false)
+    }
+
+    private func scheduleRetry(after wait: Duration) {
+        guard let exchange, let context else { return }
+        exchange.phase = .preparing
+        exchange.retryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(wait.nanoseconds)) {
+            guard self.exchange === exchange else { return }
+            exchange.retryTimer = nil
+            self.attempt()
+        }
+    }
+
+    // MARK: upstream → downstream
+
+    func upstreamResponse(_ part: HTTPClientResponsePart) {
+        guard let exchange, exchange.phase == .forwarding, let context else { return }
+        switch part {
+        case .head(var head):
+            let status = Int(head.status.code)
+            if head.status.code >= 100 && head.status.code < 200 { return }  // Interim responses are not relayed.
+            exchange.tryTimer?.cancel()
+            exchange.tryTimer = nil
+            if let call = exchange.call, let target = exchange.target, let deadline = exchange.deadline {
+                // A retryable status is retried when the policy and budget allow, before anything
+                // reaches the client; otherwise the service's own response goes through.
+                var facts = target.facts
+                facts.bodyReplayable = exchange.replayable
+                if call.finishTry(.response(status: status), request: facts) {
+                    if let wait = call.delay(retryAfter: head.headers.first(name: "retry-after"), deadline: deadline) {
+                        abandonUpstream()
+                        return scheduleRetry(after: wait)
+                    }
+                    call.abandonRetry()
+                }
+            }
+            exchange.responseStarted = true
+            exchange.responseStatus = head.status.code
+            exchange.upstreamKeepAlive = head.isKeepAlive
+            exchange.sentBody.removeAll()
+            let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
+            let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
+            for name in hopByHop { head.headers.remove(name: name) }
+            if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
+            head.headers.replaceOrAdd(name: RequestID.headerName, value: exchange.requestID)
+            if !exchange.head.isKeepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
+            head.version = exchange.head.version
+            context.write(
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))),
+                promise: nil)
+        case .body(let buffer):
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            exchange.cancelTimers()
+            exchange.lease?.release(reusable: exchange.upstreamKeepAlive && exchange.requestEnded)
+            exchange.lease = nil
+            exchange.phase = .finished
+            exchange.call?.finish(.response(status: Int(exchange.responseStatus)))
+            let keepAlive = exchange.head.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+            complete(status: exchange.responseStatus)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        // Backpressure: stop reading the client while the upstream cannot take more.
+        context?.channel.setOption(ChannelOptions.autoRead, value: isWritable).whenComplete { _ in }
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        guard let exchange, exchange.phase == .forwarding else { return }
+        exchange.lease = nil
+        if exchange.responseStarted {
+            exchange.cancelTimers()
+            exchange.call?.finish(.reset)
+            exchange.phase = .finished
+            complete(status: exchange.responseStatus)
+            context?.close(promise: nil)
+        } else {
+            tryFailed(
+                .reset,
+                error: GatewayError(.upstreamError, "the upstream connection failed before a response: \(error)"))
+        }
+    }
+}

@@ -1,0 +1,80 @@
+// Active health checking: for every service with a `healthCheck`, each endpoint is probed every
+// interval (HTTP GET of the path, or grpc.health.v1 Check) within the check's timeout, and the result
+// goes to the service, which applies the healthy/unhealthy thresholds.
+import AsyncHTTPClient
+import GatewayCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+final class HealthChecker: Sendable {
+    let registry: ServiceRegistry
+    let transports: [String: HTTPRequestTransport]
+    let http2Pool: HTTP2ConnectionPool
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+
+    init(
+        registry: ServiceRegistry, transports: [String: HTTPRequestTransport], http2Pool: HTTP2ConnectionPool,
+        eventLoopGroup: any EventLoopGroup, logger: Logger
+    ) {
+        self.registry = registry
+        self.transports = transports
+        self.http2Pool = http2Pool
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    /// Checks until cancelled.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for service in registry.services.values where service.config.healthCheck != nil {
+                group.addTask { await self.checkLoop(service) }
+            }
+        }
+    }
+
+    private func checkLoop(_ service: UpstreamService) async {
+        guard let check = service.config.healthCheck else { return }
+        let kind = check.type ?? (service.config.protocol == .grpc ? .grpc : .http)
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            await withTaskGroup(of: Void.self) { group in
+                for address in service.addresses {
+                    group.addTask {
+                        let healthy = await self.probe(address, of: service, check: check, kind: kind)
+                        guard !Task.isCancelled else { return }
+                        service.recordHealthCheck(address, healthy: healthy)
+                    }
+                }
+            }
+            let next = started + check.interval.duration
+            try? await Task.sleep(until: next, clock: .continuous)
+        }
+    }
+
+    private func probe(
+        _ address: UpstreamAddress, of service: UpstreamService, check: HealthCheckConfig, kind: HealthCheckConfig.Kind
+    ) async -> Bool {
+        switch kind {
+        case .grpc:
+            return await GRPCHealthProbe.check(
+                address, service: service, serviceName: check.grpcService, timeout: check.timeout.duration,
+                pool: http2Pool, eventLoop: eventLoopGroup.next())
+        case .http:
+            guard let client = transports[service.name]?.client else { return false }
+            let host = address.ip.map { $0.contains(":") ? "[\($0)]" : $0 } ?? address.url.host
+            var request = HTTPClientRequest(url: "\(address.url.scheme)://\(host):\(address.port)\(check.path)")
+            request.headers.add(name: "host", value: address.url.authority)
+            request.headers.add(name: "user-agent", value: "portico-health-check")
+            do {
+                let response = try await client.execute(
+                    request, timeout: .nanoseconds(check.timeout.duration.nanoseconds), logger: logger)
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                return check.accepts(status: Int(response.status.code))
+            } catch {
+                return false
+            }
+        }
+    }
+}
