@@ -187,6 +187,8 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             exchange.responseStarted = true
             exchange.responseStatus = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
+            // Committed to this response: nothing will be replayed any more.
+            exchange.replayable = false
             exchange.sentBody.removeAll()
             let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
             let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }

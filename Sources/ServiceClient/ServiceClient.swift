@@ -93,6 +93,10 @@ public final class ServiceClient: Service, Sendable {
             throw GatewayError(.internalError, "service '\(service)' speaks gRPC; use the gRPC transport")
         }
         let managed = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
+        var options = options
+        if options.callerTimeout == nil, let deadline = context.callerDeadline {
+            options.callerTimeout = max(.zero, deadline - .now)
+        }
         var request = request
         request.headers.removeAll { managed.contains($0.0.lowercased()) }
         return try await transport.send(

@@ -55,6 +55,13 @@ import Testing
         #expect(service.snapshot().endpoints.filter(\.ejected).count == 2)
     }
 
+    @Test func theOnlyEndpointIsNeverEjected() throws {
+        let service = Self.service(1) { $0.outlierDetection = .init(consecutiveFailures: 1) }
+        fail(service, service.addresses[0], times: 5)
+        #expect(!service.snapshot().endpoints[0].ejected)
+        #expect(try service.select(key: nil, excluding: []) == service.addresses[0])
+    }
+
     @Test func repeatedEjectionsLastLonger() {
         let service = Self.service(2) {
             $0.outlierDetection = .init(

@@ -191,6 +191,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
         do {
             address = try call.nextEndpoint(key: hashKey)
         } catch {
+            callOutcome = .cancelled  // No endpoint to blame; not a failure of the service's calls.
             return fail(error)
         }
         settings.pool.openStream(to: address, service: service, on: context.eventLoop).assumeIsolated().whenComplete {
@@ -242,6 +243,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
         let endpoint = stream.endpoint
         let outgoing = GRPCRequestHeaders.upstream(
             headers, path: endpoint.basePath + log.path, authority: "\(endpoint.host):\(endpoint.port)",
+            scheme: endpoint.scheme,
             dropped: settings.droppedHeaders, propagation: propagation, timeout: timeout)
         handler.write(.headers(.init(headers: outgoing, endStream: endStream)))
         for frame in heldFrames { handler.write(frame) }

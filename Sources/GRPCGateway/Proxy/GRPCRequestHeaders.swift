@@ -24,13 +24,13 @@ enum GRPCRequestHeaders {
     }
 
     static func upstream(
-        _ incoming: HPACKHeaders, path: String, authority: String, dropped: Set<String>,
+        _ incoming: HPACKHeaders, path: String, authority: String, scheme: String = "http", dropped: Set<String>,
         propagation: [(String, String)], timeout: Duration
     ) -> HPACKHeaders {
         var headers = HPACKHeaders()
         headers.reserveCapacity(incoming.count + propagation.count + 4)
         headers.add(name: ":method", value: "POST")
-        headers.add(name: ":scheme", value: "http")
+        headers.add(name: ":scheme", value: scheme)
         headers.add(name: ":path", value: path)
         headers.add(name: ":authority", value: authority)
         var connectionTokens: Set<String> = []

@@ -46,9 +46,17 @@ enum ServiceConfigValidator {
             if !["http", "https"].contains(discovery.scheme) {
                 problem(["discovery", "scheme"], "must be http or https")
             }
-            for (index, server) in (discovery.nameservers ?? []).enumerated()
-            where ListenAddress.parse(server) == nil {
-                problem(["discovery", "nameservers", .index(index)], "'\(server)' is not host:port")
+            for (index, server) in (discovery.nameservers ?? []).enumerated() {
+                let host = ListenAddress.parse(server)?.host ?? server
+                let isIP =
+                    host.contains(":")
+                    || host.split(separator: ".").count == 4
+                        && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+                if !isIP {
+                    problem(
+                        ["discovery", "nameservers", .index(index)],
+                        "'\(server)' must be an IP address, optionally with :port")
+                }
             }
         }
 
@@ -85,7 +93,7 @@ enum ServiceConfigValidator {
 
         let breaker = service.circuitBreaker
         atLeast(breaker.maxConcurrentRequests, 1, ["circuitBreaker", "maxConcurrentRequests"])
-        atLeast(breaker.maxPendingRequests, 0, ["circuitBreaker", "maxPendingRequests"])
+        atLeast(breaker.maxPendingRequests, 1, ["circuitBreaker", "maxPendingRequests"])
         atLeast(breaker.maxConcurrentRetries, 0, ["circuitBreaker", "maxConcurrentRetries"])
         atLeast(breaker.consecutiveFailures, 0, ["circuitBreaker", "consecutiveFailures"])
         atLeast(breaker.halfOpenRequests, 1, ["circuitBreaker", "halfOpenRequests"])

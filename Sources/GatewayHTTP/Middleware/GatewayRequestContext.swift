@@ -46,10 +46,13 @@ public enum GatewayLimits {
 }
 
 extension GatewayRequestState {
-    /// What a ServiceClient call needs from this request.
-    public func upstreamContext(host: String?) -> UpstreamCallContext {
-        UpstreamCallContext(
+    /// What a ServiceClient call needs from this request. `timeoutHeader` is the caller's
+    /// `x-portico-timeout-ms`, if any: every upstream call of the request ends by then.
+    public func upstreamContext(host: String?, timeoutHeader: String? = nil) -> UpstreamCallContext {
+        var context = UpstreamCallContext(
             requestID: requestID, trace: trace, identity: identity, clientAddress: clientAddress, clientScheme: "http",
             clientHost: host)
+        context.callerDeadline = CallDeadline.parseHeader(timeoutHeader).map { ContinuousClock.now + $0 }
+        return context
     }
 }

@@ -4,8 +4,11 @@ import GatewayCore
 import GatewayHTTP
 import HTTPTypes
 import Hummingbird
+import ServiceClient
 
 struct GraphQLHTTPHandler: Sendable {
+    /// The caller may shorten the time every upstream call of its request gets.
+    static let timeoutField = HTTPField.Name(CallDeadline.headerName)!
     let engine: GraphQLEngine
 
     func post(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -30,7 +33,9 @@ struct GraphQLHTTPHandler: Sendable {
             return GraphQLHTTPResponse.make(GatewayError(.badRequest, error.description), media: media)
         }
         let outcome = await engine.run(
-            parameters, upstream: context.gateway.upstreamContext(host: request.head.authority), allowMutations: true)
+            parameters,
+            upstream: context.gateway.upstreamContext(
+                host: request.head.authority, timeoutHeader: request.headers[Self.timeoutField]), allowMutations: true)
         return GraphQLHTTPResponse.make(outcome, media: media)
     }
 
@@ -43,7 +48,9 @@ struct GraphQLHTTPHandler: Sendable {
             return GraphQLHTTPResponse.make(GatewayError(.badRequest, error.description), media: media)
         }
         let outcome = await engine.run(
-            parameters, upstream: context.gateway.upstreamContext(host: request.head.authority), allowMutations: false)
+            parameters,
+            upstream: context.gateway.upstreamContext(
+                host: request.head.authority, timeoutHeader: request.headers[Self.timeoutField]), allowMutations: false)
         return GraphQLHTTPResponse.make(outcome, media: media)
     }
 

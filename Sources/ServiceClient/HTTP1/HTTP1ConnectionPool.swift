@@ -7,8 +7,6 @@ public import GatewayCore
 public import NIOCore
 public import NIOHTTP1
 import NIOPosix
-import NIOSSL
-import NIOTLS
 
 /// Receives the response parts of one request sent on a leased connection.
 public protocol UpstreamResponseDelegate: AnyObject {
@@ -168,7 +166,7 @@ final class HTTP1LoopPool: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try tls.addHandler(to: channel, address: address) }
+                    if let tls { try tls.addHandler(to: channel, address: address, http2: false) }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -177,7 +175,10 @@ final class HTTP1LoopPool: @unchecked Sendable {
         bootstrap.connect(host: address.connectHost, port: address.port).flatMap { channel in
             // With TLS, wait for the handshake so that its failure counts as a connect failure.
             guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
-            return handler.handshakeDone(on: channel).map { channel }
+            return UpstreamTLS.handshakeDone(on: channel).map { channel }.flatMapError { error in
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
@@ -246,26 +247,6 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
     weak var delegate: (any UpstreamResponseDelegate)?
     var closed = false
 
-    /// Completes when the TLS handshake (if any) finished; fails when the connection closes first.
-    func handshakeDone(on channel: any Channel) -> EventLoopFuture<Void> {
-        if handshakeCompleted { return channel.eventLoop.makeSucceededVoidFuture() }
-        if closed { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        handshake = promise
-        return promise.futureResult
-    }
-    private var handshake: EventLoopPromise<Void>?
-    private var handshakeCompleted = false
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
-            handshakeCompleted = true
-            handshake?.succeed()
-            handshake = nil
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if let delegate {
@@ -288,8 +269,6 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
-        handshake?.fail(ChannelError.ioOnClosedChannel)
-        handshake = nil
         delegate?.upstreamFailed(ChannelError.ioOnClosedChannel)
         delegate = nil
         context.fireChannelInactive()
@@ -297,8 +276,6 @@ final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         closed = true
-        handshake?.fail(error)
-        handshake = nil
         delegate?.upstreamFailed(error)
         delegate = nil
         context.close(promise: nil)

@@ -57,7 +57,7 @@ final class HTTP2UpstreamConnection {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try tls.addHandler(to: channel, address: address) }
+                    if let tls { try tls.addHandler(to: channel, address: address, http2: true) }
                     var settings = NIOHTTP2Handler.ConnectionConfiguration()
                     settings.initialSettings = [
                         HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
@@ -74,7 +74,14 @@ final class HTTP2UpstreamConnection {
                     try channel.pipeline.syncOperations.addHandler(watcher)
                 }
             }
-        bootstrap.connect(host: endpoint.connectHost, port: endpoint.port).assumeIsolated().whenComplete { result in
+        bootstrap.connect(host: endpoint.connectHost, port: endpoint.port).flatMap { channel in
+            // With TLS, the connection is usable once the handshake succeeded (else: a connect failure).
+            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+            return UpstreamTLS.handshakeDone(on: channel).map { channel }.flatMapError { error in
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }.assumeIsolated().whenComplete { result in
             self.connected(result)
         }
     }

@@ -63,7 +63,7 @@ final class HealthChecker: Sendable {
                 pool: http2Pool, eventLoop: eventLoopGroup.next())
         case .http:
             guard let client = transports[service.name]?.client else { return false }
-            let host = address.ip.map { $0.contains(":") ? "[\($0)]" : $0 } ?? address.url.host
+            let host = HTTPRequestTransport.urlHost(address)
             var request = HTTPClientRequest(url: "\(address.url.scheme)://\(host):\(address.port)\(check.path)")
             request.headers.add(name: "host", value: address.url.authority)
             request.headers.add(name: "user-agent", value: "portico-health-check")

@@ -12,6 +12,8 @@ public final class UpstreamCall {
     public private(set) var attempt = 0
     private var failed: Set<UpstreamAddress> = []
     private var current: (address: UpstreamAddress, start: ContinuousClock.Instant)?
+    /// The endpoint of the last finished try, blamed when the response breaks after its head.
+    private var last: UpstreamAddress?
     private var inRetry = false
     private var finished = false
 
@@ -35,6 +37,7 @@ public final class UpstreamCall {
     public func finishTry(_ outcome: UpstreamOutcome, request: RetryableRequest? = nil) -> Bool {
         guard let (address, start) = current else { return false }
         current = nil
+        last = address
         service.finishTry(address, outcome: outcome, latency: .now - start)
         if inRetry {
             inRetry = false
@@ -80,6 +83,9 @@ public final class UpstreamCall {
         if let (address, start) = current {
             current = nil
             service.finishTry(address, outcome: outcome, latency: .now - start)
+        } else if let last, outcome == .reset || outcome == .timedOut {
+            // The try was counted when its response began; the response then broke.
+            service.lateFailure(last, outcome: outcome)
         }
         abandonRetry()
         service.endCall(probe: probe, outcome: outcome)

@@ -14,6 +14,8 @@ public struct UpstreamCallContext: Sendable {
     public var clientHost: String?
     /// `X-Forwarded-For` as received from a trusted proxy (not trusted by default: nil).
     public var priorForwardedFor: String?
+    /// When the caller wants the whole request done (from its `x-portico-timeout-ms`), if it said.
+    public var callerDeadline: ContinuousClock.Instant?
 
     public init(
         requestID: String, trace: GatewayTraceContext? = nil, identity: Identity? = nil, clientAddress: String? = nil,

@@ -53,6 +53,14 @@ final class UpstreamMetrics: Sendable {
         timer.recordNanoseconds(duration.nanoseconds)
     }
 
+    /// A response that broke after its head: counted under its own outcome, with no latency sample.
+    func lateFailure(_ endpoint: UpstreamAddress, outcome: UpstreamOutcome) {
+        Counter(
+            label: "portico_upstream_requests_total",
+            dimensions: [("service", service), ("endpoint", endpoint.description), ("outcome", outcome.label)]
+        ).increment()
+    }
+
     func retried() { retries.increment() }
     func budgetExhausted() { exhausted.increment() }
     func panic() { panics.increment() }

@@ -145,11 +145,21 @@ public final class UpstreamService: Sendable {
     /// Records how a try on `address` went: latency for the balancer, failures for outlier detection.
     func finishTry(_ address: UpstreamAddress, outcome: UpstreamOutcome, latency: Duration) {
         metrics.recordTry(address, outcome: outcome, latency: latency)
+        record(address, outcome: outcome, latency: latency, outstanding: true)
+    }
+
+    /// A try already recorded as answered broke later (reset or timeout mid-body).
+    func lateFailure(_ address: UpstreamAddress, outcome: UpstreamOutcome) {
+        metrics.lateFailure(address, outcome: outcome)
+        record(address, outcome: outcome, latency: .zero, outstanding: false)
+    }
+
+    private func record(_ address: UpstreamAddress, outcome: UpstreamOutcome, latency: Duration, outstanding: Bool) {
         let now = ContinuousClock.now
         let failed = outcome.isFailure(failureStatuses: config.failureStatuses)
         state.withLock { state in
             guard let index = state.index[address] else { return }  // removed by discovery meanwhile
-            state.endpoints[index].balance.outstanding -= 1
+            if outstanding { state.endpoints[index].balance.outstanding -= 1 }
             if outcome == .cancelled { return }
             if !failed {
                 state.endpoints[index].consecutiveFailures = 0
@@ -162,9 +172,11 @@ public final class UpstreamService: Sendable {
                 !state.endpoints[index].isEjected(at: now)
             else { return }
             let ejected = state.endpoints.filter { $0.isEjected(at: now) }.count
+            // At least one endpoint may be ejected when there are two or more; never the only one.
+            let count = state.endpoints.count
             let allowed =
-                outlier.maxEjectionPercent == 0
-                ? 0 : max(1, state.endpoints.count * outlier.maxEjectionPercent / 100)
+                outlier.maxEjectionPercent == 0 || count < 2
+                ? 0 : max(1, count * outlier.maxEjectionPercent / 100)
             guard ejected < allowed else { return }
             var endpoint = state.endpoints[index]
             if let last = endpoint.lastEjection,

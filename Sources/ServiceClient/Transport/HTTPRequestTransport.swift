@@ -70,7 +70,9 @@ final class HTTPRequestTransport: Sendable {
                 return result
             } catch {
                 let mapped = Self.map(error, service: service.name, endpoint: address, timeout: tryTimeout)
-                let outcome = Task.isCancelled ? UpstreamOutcome.cancelled : UpstreamOutcome(mapped)
+                // A response over the size cap is the caller's limit, not a sign of a sick endpoint.
+                let tooLarge = error is NIOTooManyBytesError || "\(error)".contains("responseBodyTooLarge")
+                let outcome = Task.isCancelled || tooLarge ? UpstreamOutcome.cancelled : UpstreamOutcome(mapped)
                 if call.finishTry(outcome, request: facts) {
                     if let wait = call.delay(retryAfter: nil, deadline: deadline) {
                         try? await Task.sleep(for: wait)
@@ -93,7 +95,7 @@ final class HTTPRequestTransport: Sendable {
         _ request: UpstreamRequest, to address: UpstreamAddress, extra: [(String, String)], remaining: Duration
     ) -> HTTPClientRequest {
         let endpoint = address.url
-        let host = address.ip.map { $0.contains(":") ? "[\($0)]" : $0 } ?? endpoint.host
+        let host = Self.urlHost(address)
         var outgoing = HTTPClientRequest(
             url: "\(endpoint.scheme)://\(host):\(endpoint.port)\(endpoint.basePath)\(request.path)")
         outgoing.method = HTTPMethod(rawValue: request.method)
@@ -103,12 +105,21 @@ final class HTTPRequestTransport: Sendable {
         for (name, value) in extra {
             outgoing.headers.replaceOrAdd(name: name, value: value)
         }
-        if address.ip != nil { outgoing.headers.replaceOrAdd(name: "host", value: endpoint.authority) }
+        if address.ip != nil && !endpoint.isTLS {
+            outgoing.headers.replaceOrAdd(name: "host", value: endpoint.authority)
+        }
         outgoing.headers.replaceOrAdd(name: CallDeadline.headerName, value: CallDeadline.headerValue(remaining))
         if let body = request.body {
             outgoing.body = .bytes(ByteBuffer(bytes: body))
         }
         return outgoing
+    }
+
+    /// The host to put in the URL: the resolved IP for plain HTTP; the name for https, since
+    /// AsyncHTTPClient takes SNI and certificate verification from the URL (it resolves the name itself).
+    static func urlHost(_ address: UpstreamAddress) -> String {
+        guard let ip = address.ip, !address.url.isTLS else { return address.url.host }
+        return ip.contains(":") ? "[\(ip)]" : ip
     }
 
     static func map(_ error: any Error, service: String, endpoint: UpstreamAddress, timeout: Duration) -> GatewayError {

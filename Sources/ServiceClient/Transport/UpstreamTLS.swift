@@ -4,10 +4,14 @@
 import GatewayCore
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 struct UpstreamTLS: Sendable {
+    /// For AsyncHTTPClient (which sets its own ALPN).
     let configuration: TLSConfiguration
-    let context: NIOSSLContext
+    /// For the NIO pools: ALPN `http/1.1` for the HTTP/1.1 pool, `h2` for the HTTP/2 pool.
+    let http1Context: NIOSSLContext
+    let http2Context: NIOSSLContext
     let serverName: String?
 
     /// nil when the service has no https endpoint and no TLS settings.
@@ -25,8 +29,12 @@ struct UpstreamTLS: Sendable {
                 configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
                 configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
             }
-            if service.protocol != .http1 { configuration.applicationProtocols = ["h2"] }
-            self.context = try NIOSSLContext(configuration: configuration)
+            var http1 = configuration
+            http1.applicationProtocols = ["http/1.1"]
+            var http2 = configuration
+            http2.applicationProtocols = ["h2"]
+            self.http1Context = try NIOSSLContext(configuration: http1)
+            self.http2Context = try NIOSSLContext(configuration: http2)
         } catch {
             throw GatewayError(.internalError, "TLS settings cannot be used: \(error)")
         }
@@ -36,10 +44,54 @@ struct UpstreamTLS: Sendable {
 
     /// Adds the client TLS handler first in `channel`'s pipeline, verifying `address`'s host name
     /// (or the configured server name) and sending it as SNI when it is a name, not an IP literal.
-    func addHandler(to channel: any Channel, address: UpstreamAddress) throws {
+    func addHandler(to channel: any Channel, address: UpstreamAddress, http2: Bool) throws {
         let name = serverName ?? address.url.host
         let isLiteral = name.contains(":") || name.split(separator: ".").allSatisfy { Int($0) != nil }
-        let handler = try NIOSSLClientHandler(context: context, serverHostname: isLiteral ? nil : name)
+        let handler = try NIOSSLClientHandler(
+            context: http2 ? http2Context : http1Context, serverHostname: isLiteral ? nil : name)
         try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandler(TLSHandshakeObserver())
+    }
+
+    /// Completes when `channel`'s TLS handshake finished; fails when it fails or the channel closes first.
+    static func handshakeDone(on channel: any Channel) -> EventLoopFuture<Void> {
+        channel.pipeline.handler(type: TLSHandshakeObserver.self).flatMap { $0.done(on: channel) }
+    }
+}
+
+/// Watches the TLS handshake of a new connection so that its failure counts as a connect failure.
+// Safety: lives in one pipeline; touched only on its event loop.
+final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    private var promise: EventLoopPromise<Void>?
+    private var result: Result<Void, any Error>?
+
+    func done(on channel: any Channel) -> EventLoopFuture<Void> {
+        if let result { return channel.eventLoop.makeCompletedFuture(result) }
+        let promise = promise ?? channel.eventLoop.makePromise()
+        self.promise = promise
+        return promise.futureResult
+    }
+
+    private func complete(_ result: Result<Void, any Error>) {
+        guard self.result == nil else { return }
+        self.result = result
+        promise?.completeWith(result)
+        promise = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event { complete(.success(())) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        complete(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        complete(.failure(ChannelError.ioOnClosedChannel))
+        context.fireChannelInactive()
     }
 }
