@@ -229,6 +229,7 @@ let package = Package(
                 "RESTGateway", "GraphQLGateway", "GRPCGateway", "CloudEventsGateway", "WebSocketGateway",
                 "DemoServices",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
