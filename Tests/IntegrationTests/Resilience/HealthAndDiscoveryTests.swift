@@ -128,6 +128,35 @@ struct HealthAndDiscoveryTests {
         await dns.stop()
     }
 
+    @Test func hostNamesAreReResolvedAndKeepTheirHostHeader() async throws {
+        let dns = try await TestDNSServer.start()
+        let a = try await FaultyUpstream.start(name: "a", host: "127.0.0.1")
+        let b = try await FaultyUpstream.start(name: "b", host: "127.0.0.2", port: a.port)
+        dns.setA("svc.test", ["127.0.0.1"])
+        let gateway = try await GatewayProcess.start(
+            "rest",
+            configYAML: """
+                services:
+                  svc:
+                    endpoints: ["http://svc.test:\(a.port)"]
+                    discovery: { refreshInterval: 1s, nameservers: ["\(dns.address)"] }
+                gateways:
+                  rest:
+                    routes:
+                      - { name: api, match: { prefix: /api }, service: svc }
+                """)
+        #expect(try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "a" })
+        #expect(a.lastRequestHeaders.first { $0.0.lowercased() == "host" }?.1 == "svc.test:\(a.port)")
+        dns.setA("svc.test", ["127.0.0.2"])
+        #expect(try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "b" })
+        let view = try await Resilience.upstreams(gateway)["svc"]
+        #expect(view?.endpoints.map(\.url) == ["http://127.0.0.2:\(a.port)"])
+        await gateway.stop()
+        await a.stop()
+        await b.stop()
+        await dns.stop()
+    }
+
     @Test func tlsAndMutualTLSToUpstreams() async throws {
         let certificates = try TestCertificates.make()
         let secure = try await FaultyUpstream.start(

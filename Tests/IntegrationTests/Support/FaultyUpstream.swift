@@ -73,10 +73,12 @@ final class FaultyUpstream: Sendable {
         self.sslContext = try NIOSSLContext(configuration: configuration)
     }
 
-    /// Starts listening on `host`, port 0 (any 127.x.y.z address works on Linux loopback).
-    static func start(name: String, host: String = "127.0.0.1", tls: TLSOptions? = nil) async throws -> FaultyUpstream {
+    /// Starts listening on `host` (any 127.x.y.z address works on Linux loopback) and `port` (0: any free one).
+    static func start(
+        name: String, host: String = "127.0.0.1", port: Int = 0, tls: TLSOptions? = nil
+    ) async throws -> FaultyUpstream {
         let upstream = try FaultyUpstream(name: name, host: host, tls: tls)
-        try await upstream.listen(port: 0)
+        try await upstream.listen(port: port)
         return upstream
     }
 
