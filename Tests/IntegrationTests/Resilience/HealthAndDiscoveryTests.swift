@@ -145,10 +145,12 @@ struct HealthAndDiscoveryTests {
                     routes:
                       - { name: api, match: { prefix: /api }, service: svc }
                 """)
-        #expect(try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "a" })
+        #expect(
+            try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "a" })
         #expect(a.lastRequestHeaders.first { $0.0.lowercased() == "host" }?.1 == "svc.test:\(a.port)")
         dns.setA("svc.test", ["127.0.0.2"])
-        #expect(try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "b" })
+        #expect(
+            try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "b" })
         let view = try await Resilience.upstreams(gateway)["svc"]
         #expect(view?.endpoints.map(\.url) == ["http://127.0.0.2:\(a.port)"])
         await gateway.stop()
