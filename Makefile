@@ -6,7 +6,7 @@ VENV := .venv
 APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv
 GATEWAYS := rest graphql grpc cloudevents websocket
 
-.PHONY: all deps venv build build-release test test-unit lint format deploy undeploy status clean \
+.PHONY: fault-scenario all deps venv build build-release test test-unit lint format deploy undeploy status clean \
 	$(addprefix run-,$(GATEWAYS)) run-demo
 
 all: build
@@ -34,6 +34,10 @@ build: deps
 
 build-release: deps
 	$(SWIFT) build -c release
+
+## fault-scenario: a dead endpoint behind the REST gateway under load: failures, time to eject and recover
+fault-scenario: build-release
+	python3 scripts/fault-scenario.py --bin $$($(SWIFT) build -c release --show-bin-path)
 
 ## test: every test (unit and integration, which start real processes on loopback)
 test: deps

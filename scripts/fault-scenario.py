@@ -70,6 +70,9 @@ class Upstream:
             daemon_threads = True
             request_queue_size = 256
 
+            def handle_error(self, request, client_address):
+                pass  # A connection cut by stop() mid-write is the point of the exercise.
+
         self.server = Server(("127.0.0.1", self.port or 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -148,21 +151,23 @@ gateways:
         else:
             sys.exit("the gateway did not become ready")
 
-        stats = {"sent": 0, "failed": 0, "by": {}}
+        stats = {"sent": 0, "failed": 0, "by": {}, "errors": {}}
         lock = threading.Lock()
         stop = threading.Event()
 
         def worker():
             while not stop.is_set():
                 try:
-                    status, upstream, _ = get(port, "/api/item")
+                    status, upstream, body = get(port, "/api/item")
                     ok = status == 200
-                except OSError:
-                    ok, upstream = False, None
+                    error = None if ok else f"{status} {json.loads(body).get('code', '') if body.startswith(b'{') else ''}"
+                except OSError as e:
+                    ok, upstream, error = False, None, type(e).__name__
                 with lock:
                     stats["sent"] += 1
                     if not ok:
                         stats["failed"] += 1
+                        stats["errors"][error] = stats["errors"].get(error, 0) + 1
                     stats["by"][upstream] = stats["by"].get(upstream, 0) + 1
 
         def ejected():
@@ -202,7 +207,8 @@ gateways:
         elapsed = time.time() - start
         print(f"duration                 {elapsed:.1f} s, {args.workers} closed-loop clients")
         print(f"requests sent            {stats['sent']} ({stats['sent'] / elapsed:.0f}/s)")
-        print(f"failures seen by clients {stats['failed']}")
+        print(f"failures seen by clients {stats['failed']}"
+              + (f" {stats['errors']}" if stats["errors"] else ""))
         print(f"served by a / b          {stats['by'].get('a', 0)} / {stats['by'].get('b', 0)}"
               f" (a served {served_before} before it went down)")
         print(f"time to eject a          {'%.3f s' % eject_time if eject_time is not None else 'not ejected'}")

@@ -92,6 +92,9 @@ import Testing
             ("circuitBreaker: { halfOpenRequests: 0 }", "services.s.circuitBreaker.halfOpenRequests", "at least 1"),
             ("failureStatuses: [404]", "services.s.failureStatuses", "not a 5xx"),
             ("tls: { certificate: /tmp/x.pem }", "services.s.tls", ""),
+            ("discovery: { nameservers: [\"dns.local:53\"] }", "services.s.discovery.nameservers[0]", "IP address"),
+            ("discovery: { nameservers: [\"a:b:c\"] }", "services.s.discovery.nameservers[0]", "IP address"),
+            ("circuitBreaker: { maxPendingRequests: 0 }", "services.s.circuitBreaker.maxPendingRequests", "at least 1"),
         ]
         for (line, path, message) in cases {
             let found = errors("services:\n  s:\n    endpoints: [\"http://127.0.0.1:9101\"]\n    \(line)\n")
@@ -104,7 +107,9 @@ import Testing
     @Test func endpointsNeedOneOrSRVAndValidWeights() {
         let none = errors("services:\n  s:\n    endpoints: []\n")
         #expect(none.first?.path == "services.s.endpoints")
-        let srv = errors("services:\n  s:\n    discovery: { srv: _http._tcp.s.internal }\n")
+        let srv = errors(
+            "services:\n  s:\n    discovery: { srv: _http._tcp.s.internal, nameservers: [\"127.0.0.1:53\", \"[::1]:53\"] }\n"
+        )
         #expect(srv.isEmpty)
         let weight = errors("services:\n  s:\n    endpoints: [{ url: \"http://a:1\", weight: 0 }]\n")
         #expect(weight.first?.path == "services.s.endpoints[0].weight")

@@ -74,5 +74,8 @@ import Testing
         _ = quiet.admit(now: now)
         let grants = (0..<3).map { _ in quiet.beginRetry(budget: budget) }
         #expect(grants == [true, true, false])
+        // Connect failures are bounded by maxConcurrentRetries only.
+        let unbudgeted = quiet.beginRetry(budget: budget, budgeted: false)
+        #expect(unbudgeted)
     }
 }

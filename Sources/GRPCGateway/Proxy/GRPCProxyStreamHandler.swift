@@ -28,6 +28,8 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
     var call: UpstreamCall?
     /// How the upstream side ended when it was not by the upstream's own status.
     var callOutcome: UpstreamOutcome?
+    /// When the call must be over (the sooner of the route's timeout and the client's grpc-timeout).
+    var callDeadline: CallDeadline?
 
     init(settings: GRPCProxySettings) {
         self.settings = settings
@@ -206,8 +208,9 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
                     ?? GatewayError(.upstreamConnectFailed, "cannot reach service '\(service.name)': \(error)")
                 guard self.machine.phase == .preparing, let context = self.context else { return }
                 let facts = RetryableRequest(isIdempotent: false, bodyReplayable: true)
+                let deadline = self.callDeadline ?? CallDeadline(timeout: timeout)
                 if error.code == .upstreamConnectFailed, call.finishTry(.connectFailed, request: facts),
-                    let wait = call.retry.delay(after: call.attempt, retryAfter: nil, remaining: timeout)
+                    let wait = call.delay(retryAfter: nil, deadline: deadline)
                 {
                     context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(wait.nanoseconds)) {
                         self.attemptOpen(
@@ -244,7 +247,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
         let outgoing = GRPCRequestHeaders.upstream(
             headers, path: endpoint.basePath + log.path, authority: "\(endpoint.host):\(endpoint.port)",
             scheme: endpoint.scheme,
-            dropped: settings.droppedHeaders, propagation: propagation, timeout: timeout)
+            dropped: settings.droppedHeaders, propagation: propagation, timeout: callDeadline?.remaining ?? timeout)
         handler.write(.headers(.init(headers: outgoing, endStream: endStream)))
         for frame in heldFrames { handler.write(frame) }
         heldFrames.removeAll()
@@ -284,6 +287,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func startDeadline(_ timeout: Duration, context: ChannelHandlerContext) {
+        callDeadline = CallDeadline(timeout: timeout)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
             if handler.value.callOutcome == nil { handler.value.callOutcome = .timedOut }

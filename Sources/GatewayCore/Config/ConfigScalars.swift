@@ -221,3 +221,13 @@ public struct Secret: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "<redacted>" }
 }
+
+/// IP address literals as config and discovery meet them.
+public enum IPLiteral {
+    /// Whether `text` is an IPv4 or IPv6 address (IPv6 without brackets, no zone).
+    public static func isValid(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+}

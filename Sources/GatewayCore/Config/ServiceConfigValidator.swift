@@ -48,11 +48,7 @@ enum ServiceConfigValidator {
             }
             for (index, server) in (discovery.nameservers ?? []).enumerated() {
                 let host = ListenAddress.parse(server)?.host ?? server
-                let isIP =
-                    host.contains(":")
-                    || host.split(separator: ".").count == 4
-                        && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
-                if !isIP {
+                if !IPLiteral.isValid(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) {
                     problem(
                         ["discovery", "nameservers", .index(index)],
                         "'\(server)' must be an IP address, optionally with :port")

@@ -55,9 +55,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         public static let noHealthyUpstream = Code(.noHealthyUpstream)
         /// The upstream did not answer in time: 504.
         public static let upstreamTimeout = Code(.upstreamTimeout)
-        /// The gateway is shutting down or overloaded: 503.
-        /// A service's circuit breaker is open or its concurrency limits are reached: failing fast.
+        /// A service's circuit breaker is open or its concurrency limits are reached: failing fast, 503.
         public static let circuitOpen = Code(.circuitOpen)
+        /// The gateway is shutting down or overloaded: 503.
         public static let unavailable = Code(.unavailable)
         public static let internalError = Code(.internalError)
 

@@ -22,10 +22,7 @@ final class EndpointDiscovery: Sendable {
         config.discovery?.srv != nil || config.endpoints.contains { !isIPLiteral($0.url.host) }
     }
 
-    static func isIPLiteral(_ host: String) -> Bool {
-        host.contains(":")
-            || (host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil })
-    }
+    static func isIPLiteral(_ host: String) -> Bool { IPLiteral.isValid(host) }
 
     /// Resolves until cancelled.
     func run() async {

@@ -173,12 +173,7 @@ final class HTTP1LoopPool: @unchecked Sendable {
             }
         let serviceName = service.name
         bootstrap.connect(host: address.connectHost, port: address.port).flatMap { channel in
-            // With TLS, wait for the handshake so that its failure counts as a connect failure.
-            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
-            return UpstreamTLS.handshakeDone(on: channel).map { channel }.flatMapError { error in
-                channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(error)
-            }
+            UpstreamTLS.ready(channel, tls: tls, within: service.connectTimeout)
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):

@@ -52,6 +52,7 @@ final class HTTP2UpstreamConnection {
         let idleTimeout = TimeAmount.nanoseconds(service.config.idleTimeout.duration.nanoseconds)
         let tls = self.tls
         let address = endpoint
+        let connectTimeout = service.connectTimeout
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds(service.connectTimeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -75,12 +76,7 @@ final class HTTP2UpstreamConnection {
                 }
             }
         bootstrap.connect(host: endpoint.connectHost, port: endpoint.port).flatMap { channel in
-            // With TLS, the connection is usable once the handshake succeeded (else: a connect failure).
-            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
-            return UpstreamTLS.handshakeDone(on: channel).map { channel }.flatMapError { error in
-                channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(error)
-            }
+            UpstreamTLS.ready(channel, tls: tls, within: connectTimeout)
         }.assumeIsolated().whenComplete { result in
             self.connected(result)
         }

@@ -97,10 +97,11 @@ struct CircuitBreaker {
 
     mutating func endPending() { pending = max(0, pending - 1) }
 
-    /// A retry may start when fewer than `maxConcurrentRetries` are in flight and the budget allows:
-    /// `max(minConcurrency, percent × active calls)`.
-    mutating func beginRetry(budget: RetryBudgetConfig) -> Bool {
-        let allowed = max(budget.minConcurrency, activeRequests * budget.percent / 100)
+    /// A retry may start when fewer than `maxConcurrentRetries` are in flight and, when `budgeted`,
+    /// the budget allows: `max(minConcurrency, percent × active calls)`. Retries of connect failures
+    /// are not budgeted: the service never saw the call, so retrying it adds no load to it.
+    mutating func beginRetry(budget: RetryBudgetConfig, budgeted: Bool = true) -> Bool {
+        let allowed = budgeted ? max(budget.minConcurrency, activeRequests * budget.percent / 100) : Int.max
         guard activeRetries < min(config.maxConcurrentRetries, allowed) else { return false }
         activeRetries += 1
         return true

@@ -47,7 +47,7 @@ public final class UpstreamCall {
             failed.insert(address)
         }
         guard let request, retry.allows(outcome, attempt: attempt, request: request) else { return false }
-        guard service.beginRetry() else { return false }
+        guard service.beginRetry(after: outcome) else { return false }
         inRetry = true
         return true
     }

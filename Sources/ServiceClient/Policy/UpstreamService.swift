@@ -203,8 +203,9 @@ public final class UpstreamService: Sendable {
 
     func endPending() { state.withLock { $0.breaker.endPending() } }
 
-    func beginRetry() -> Bool {
-        let allowed = state.withLock { $0.breaker.beginRetry(budget: config.retryBudget) }
+    func beginRetry(after outcome: UpstreamOutcome) -> Bool {
+        let budgeted = outcome != .connectFailed
+        let allowed = state.withLock { $0.breaker.beginRetry(budget: config.retryBudget, budgeted: budgeted) }
         if allowed { metrics.retried() } else { metrics.budgetExhausted() }
         return allowed
     }

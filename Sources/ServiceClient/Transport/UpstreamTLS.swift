@@ -46,16 +46,31 @@ struct UpstreamTLS: Sendable {
     /// (or the configured server name) and sending it as SNI when it is a name, not an IP literal.
     func addHandler(to channel: any Channel, address: UpstreamAddress, http2: Bool) throws {
         let name = serverName ?? address.url.host
-        let isLiteral = name.contains(":") || name.split(separator: ".").allSatisfy { Int($0) != nil }
+        let isLiteral = IPLiteral.isValid(name)
         let handler = try NIOSSLClientHandler(
             context: http2 ? http2Context : http1Context, serverHostname: isLiteral ? nil : name)
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.pipeline.syncOperations.addHandler(TLSHandshakeObserver())
     }
 
-    /// Completes when `channel`'s TLS handshake finished; fails when it fails or the channel closes first.
-    static func handshakeDone(on channel: any Channel) -> EventLoopFuture<Void> {
-        channel.pipeline.handler(type: TLSHandshakeObserver.self).flatMap { $0.done(on: channel) }
+    /// `channel` once it can carry requests: at once without TLS, after the handshake with it. A
+    /// handshake that fails or takes longer than `timeout` (the connect timeout) closes the channel
+    /// and fails, so that it counts as a connect failure.
+    static func ready(_ channel: any Channel, tls: UpstreamTLS?, within timeout: Duration) -> EventLoopFuture<
+        any Channel
+    > {
+        guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+            channel.close(promise: nil)
+        }
+        return channel.pipeline.handler(type: TLSHandshakeObserver.self)
+            .flatMap { $0.done(on: channel) }
+            .always { _ in timer.cancel() }
+            .map { channel }
+            .flatMapError { error in
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
     }
 }
 

@@ -10,11 +10,7 @@ import Testing
 struct AsyncPathResilienceTests {
     @Test func deliveriesSkipADeadEndpointAndSpeakMutualTLS() async throws {
         let certificates = try TestCertificates.make()
-        let live = try await FaultyUpstream.start(
-            name: "sink",
-            tls: .init(
-                certificatePath: certificates.serverCertPath, keyPath: certificates.serverKeyPath,
-                clientCAPath: certificates.caPath))
+        let live = try await FaultyUpstream.startMutualTLS(name: "sink", certificates: certificates)
         let dead = try await GRPCGatewayTests.deadPort()
         let gateway = try await GatewayProcess.start(
             "cloudevents",

@@ -161,11 +161,7 @@ struct HealthAndDiscoveryTests {
 
     @Test func tlsAndMutualTLSToUpstreams() async throws {
         let certificates = try TestCertificates.make()
-        let secure = try await FaultyUpstream.start(
-            name: "tls",
-            tls: .init(
-                certificatePath: certificates.serverCertPath, keyPath: certificates.serverKeyPath,
-                clientCAPath: certificates.caPath))
+        let secure = try await FaultyUpstream.startMutualTLS(name: "tls", certificates: certificates)
         let withClientCertificate = """
             tls: { ca: \(certificates.caPath), certificate: \(certificates.clientCertPath), key: \(certificates.clientKeyPath) }
             """
@@ -185,5 +181,6 @@ struct HealthAndDiscoveryTests {
         #expect(try await Resilience.call(untrusted.baseURL + "/api/secure").status == 502)
         await untrusted.stop()
         await secure.stop()
+        certificates.remove()
     }
 }

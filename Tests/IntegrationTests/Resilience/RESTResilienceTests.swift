@@ -165,13 +165,43 @@ struct RESTResilienceTests {
         }
         #expect(posts.contains(502))
         #expect(posts.contains(200))
-        // With an Idempotency-Key a POST may be retried.
+        // With an Idempotency-Key a POST may be retried: its body is sent again in full.
         for _ in 0..<4 {
             let reply = try await Resilience.call(
                 gateway.baseURL + "/api/post", method: .POST, headers: [("Idempotency-Key", UUID().uuidString)],
                 body: [1, 2, 3])
             #expect(reply.status == 200)
+            #expect(reply.text.contains("\"bodyBytes\":3"))
         }
+        // A body larger than retry.maxBufferedBody (64KiB) streams through and cannot be replayed.
+        var large: [Int] = []
+        for _ in 0..<4 {
+            large.append(
+                try await Resilience.call(
+                    gateway.baseURL + "/api/post", method: .PUT, body: [UInt8](repeating: 7, count: 100 << 10)
+                ).status)
+        }
+        #expect(large.contains(502))
+        await Self.stop(gateway, [a, b])
+    }
+
+    @Test func aTryThatTimesOutIsRetriedElsewhere() async throws {
+        let a = try await FaultyUpstream.start(name: "a")
+        let b = try await FaultyUpstream.start(name: "b")
+        a.set(.hang)
+        let gateway = try await Self.gateway(
+            [a, b],
+            policy: """
+                outlierDetection: { enabled: false }
+                requestTimeout: 10s
+                retry: { retryOn: [timeout], perTryTimeout: 200ms }
+                """)
+        for _ in 0..<4 {
+            let reply = try await Resilience.call(gateway.baseURL + "/api/x")
+            #expect(reply.status == 200 && reply.upstream == "b")
+        }
+        #expect(a.requestCount >= 1)
+        #expect(try await Resilience.metric(gateway, "portico_upstream_requests_total", ["outcome=\"timeout\""]) >= 1)
         await Self.stop(gateway, [a, b])
     }
 

@@ -73,6 +73,15 @@ final class FaultyUpstream: Sendable {
         self.sslContext = try NIOSSLContext(configuration: configuration)
     }
 
+    /// An https upstream on 127.0.0.1 that demands a client certificate signed by the test CA.
+    static func startMutualTLS(name: String, certificates: TestCertificates) async throws -> FaultyUpstream {
+        try await start(
+            name: name,
+            tls: .init(
+                certificatePath: certificates.serverCertPath, keyPath: certificates.serverKeyPath,
+                clientCAPath: certificates.caPath))
+    }
+
     /// Starts listening on `host` (any 127.x.y.z address works on Linux loopback) and `port` (0: any free one).
     static func start(
         name: String, host: String = "127.0.0.1", port: Int = 0, tls: TLSOptions? = nil
