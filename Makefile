@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 VENV := .venv
-APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv
+APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv openssl
 GATEWAYS := rest graphql grpc cloudevents websocket
 
 .PHONY: fault-scenario all deps venv build build-release test test-unit lint format deploy undeploy status clean \
