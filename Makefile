@@ -4,9 +4,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 VENV := .venv
 APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv openssl
+BENCH_PACKAGES := nginx wrk
 GATEWAYS := rest graphql grpc cloudevents websocket
 
-.PHONY: fault-scenario all deps venv build build-release test test-unit lint format deploy undeploy status clean \
+.PHONY: fault-scenario bench-rest bench-deps all deps venv build build-release test test-unit lint format deploy undeploy status clean \
 	$(addprefix run-,$(GATEWAYS)) run-demo
 
 all: build
@@ -34,6 +35,19 @@ build: deps
 
 build-release: deps
 	$(SWIFT) build -c release
+
+## bench-deps: nginx and wrk for the benchmarks (not needed by the tests)
+bench-deps: deps
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## bench-rest: rest-gateway against nginx as a reverse proxy, with wrk; writes docs/benchmarks.md
+bench-rest: build-release bench-deps
+	python3 scripts/bench-rest.py --bin $$($(SWIFT) build -c release --show-bin-path)
 
 ## fault-scenario: a dead endpoint behind the REST gateway under load: failures, time to eject and recover
 fault-scenario: build-release
