@@ -31,7 +31,10 @@ struct RESTServer: Service {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    // Outbound header validation is off: every header value sent was parsed by llhttp
+                    // (which refuses CR/LF) or checked by the proxy handler on the way in.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withErrorHandling: true, withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(RESTProxyHandler(shared: shared))
                 }
             }

@@ -15,7 +15,7 @@ public enum RequestID {
 
     /// 16 random bytes as 32 hex characters.
     public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = FastRandom()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
         return hex(high) + hex(low)

@@ -13,15 +13,18 @@ public struct GatewayTraceContext: Sendable {
     public var outgoing: TraceContext
 
     public init(traceparent: String?, tracestate: String?) {
+        var random = FastRandom()
         if let traceparent,
             let parsed = try? TraceContext(traceParentHeaderValue: traceparent, traceStateHeaderValue: tracestate)
         {
             incoming = parsed
             outgoing = TraceContext(
-                traceID: parsed.traceID, spanID: .random(), flags: parsed.flags, state: parsed.state)
+                traceID: parsed.traceID, spanID: .random(using: &random), flags: parsed.flags, state: parsed.state)
         } else {
             incoming = nil
-            outgoing = TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState([]))
+            outgoing = TraceContext(
+                traceID: .random(using: &random), spanID: .random(using: &random), flags: .sampled,
+                state: TraceState([]))
         }
     }
 

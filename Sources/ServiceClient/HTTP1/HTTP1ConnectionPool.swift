@@ -167,7 +167,8 @@ final class HTTP1LoopPool: @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try tls.addHandler(to: channel, address: address, http2: false) }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Request headers were validated where they came in (the gateway refuses CR/LF).
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

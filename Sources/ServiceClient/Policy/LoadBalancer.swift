@@ -5,8 +5,18 @@
 import Foundation
 import GatewayCore
 
+/// Anything that carries an endpoint's balancing numbers (the service's endpoint table, or tests').
+protocol Balanced {
+    var balance: BalancerEndpoint { get set }
+}
+
 /// Per-endpoint numbers the balancers read and the service keeps up to date.
-struct BalancerEndpoint {
+struct BalancerEndpoint: Balanced {
+    var balance: BalancerEndpoint {
+        get { self }
+        set { self = newValue }
+    }
+
     var weight: Int
     var outstanding = 0
     /// Peak EWMA of latency in nanoseconds (0 until measured).
@@ -46,7 +56,7 @@ struct LoadBalancer {
     }
 
     /// Picks one of `candidates` (indices into `endpoints`, never empty).
-    mutating func pick(candidates: [Int], endpoints: inout [BalancerEndpoint], key: String?) -> Int {
+    mutating func pick<E: Balanced>(candidates: [Int], endpoints: inout [E], key: String?) -> Int {
         if candidates.count == 1 { return candidates[0] }
         switch policy {
         case .roundRobin:
@@ -56,11 +66,11 @@ struct LoadBalancer {
             var total = 0
             var best = candidates[0]
             for index in candidates {
-                endpoints[index].currentWeight += endpoints[index].weight
-                total += endpoints[index].weight
-                if endpoints[index].currentWeight > endpoints[best].currentWeight { best = index }
+                endpoints[index].balance.currentWeight += endpoints[index].balance.weight
+                total += endpoints[index].balance.weight
+                if endpoints[index].balance.currentWeight > endpoints[best].balance.currentWeight { best = index }
             }
-            endpoints[best].currentWeight -= total
+            endpoints[best].balance.currentWeight -= total
             return best
         case .leastRequest:
             // Fewest outstanding per unit of weight; ties go round robin so idle endpoints share the load.
@@ -69,8 +79,8 @@ struct LoadBalancer {
             var best = candidates[start]
             for offset in 1..<candidates.count {
                 let index = candidates[(start + offset) % candidates.count]
-                let a = (endpoints[index].outstanding + 1) * endpoints[best].weight
-                let b = (endpoints[best].outstanding + 1) * endpoints[index].weight
+                let a = (endpoints[index].balance.outstanding + 1) * endpoints[best].balance.weight
+                let b = (endpoints[best].balance.outstanding + 1) * endpoints[index].balance.weight
                 if a < b { best = index }
             }
             return best
@@ -80,7 +90,7 @@ struct LoadBalancer {
             if second >= first { second += 1 }
             let a = candidates[first]
             let b = candidates[second]
-            return score(endpoints[a]) <= score(endpoints[b]) ? a : b
+            return score(endpoints[a].balance) <= score(endpoints[b].balance) ? a : b
         case .ringHash:
             guard let key, let ring else {
                 return candidates[Int.random(in: 0..<candidates.count, using: &random)]

@@ -8,12 +8,17 @@ import Synchronization
 
 final class UpstreamMetrics: Sendable {
     let service: String
-    private struct TryKey: Hashable {
-        var endpoint: UpstreamAddress
-        var outcome: String
+    /// One endpoint's handles: its latency timer and a counter per outcome label, made on first use.
+    private final class EndpointHandles: Sendable {
+        let timer: Timer
+        let counters: Mutex<[String: Counter]>
+
+        init(timer: Timer) {
+            self.timer = timer
+            self.counters = Mutex([:])
+        }
     }
-    private let tries = Mutex<[TryKey: Counter]>([:])
-    private let latency = Mutex<[UpstreamAddress: Timer]>([:])
+    private let handles = Mutex<[UpstreamAddress: EndpointHandles]>([:])
     private let retries: Counter
     private let exhausted: Counter
     private let panics: Counter
@@ -32,33 +37,38 @@ final class UpstreamMetrics: Sendable {
     }
 
     func recordTry(_ endpoint: UpstreamAddress, outcome: UpstreamOutcome, latency duration: Duration) {
-        let key = TryKey(endpoint: endpoint, outcome: outcome.label)
-        let counter = tries.withLock { cache in
-            if let counter = cache[key] { return counter }
-            let counter = Counter(
+        let handles = handles(for: endpoint)
+        counter(outcome.label, in: handles, endpoint: endpoint).increment()
+        handles.timer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    private func handles(for endpoint: UpstreamAddress) -> EndpointHandles {
+        handles.withLock { cache in
+            if let existing = cache[endpoint] { return existing }
+            let created = EndpointHandles(
+                timer: Timer(
+                    label: "portico_upstream_request_duration_seconds",
+                    dimensions: [("service", service), ("endpoint", endpoint.description)],
+                    preferredDisplayUnit: .seconds))
+            cache[endpoint] = created
+            return created
+        }
+    }
+
+    private func counter(_ label: String, in handles: EndpointHandles, endpoint: UpstreamAddress) -> Counter {
+        handles.counters.withLock { counters in
+            if let existing = counters[label] { return existing }
+            let created = Counter(
                 label: "portico_upstream_requests_total",
-                dimensions: [("service", service), ("endpoint", endpoint.description), ("outcome", key.outcome)])
-            cache[key] = counter
-            return counter
+                dimensions: [("service", service), ("endpoint", endpoint.description), ("outcome", label)])
+            counters[label] = created
+            return created
         }
-        counter.increment()
-        let timer = latency.withLock { cache in
-            if let timer = cache[endpoint] { return timer }
-            let timer = Timer(
-                label: "portico_upstream_request_duration_seconds",
-                dimensions: [("service", service), ("endpoint", endpoint.description)], preferredDisplayUnit: .seconds)
-            cache[endpoint] = timer
-            return timer
-        }
-        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// A response that broke after its head: counted under its own outcome, with no latency sample.
     func lateFailure(_ endpoint: UpstreamAddress, outcome: UpstreamOutcome) {
-        Counter(
-            label: "portico_upstream_requests_total",
-            dimensions: [("service", service), ("endpoint", endpoint.description), ("outcome", outcome.label)]
-        ).increment()
+        counter(outcome.label, in: handles(for: endpoint), endpoint: endpoint).increment()
     }
 
     func retried() { retries.increment() }

@@ -18,7 +18,7 @@ public final class UpstreamService: Sendable {
     let metrics: UpstreamMetrics
     private let state: Mutex<State>
 
-    struct Endpoint {
+    struct Endpoint: Balanced {
         var address: UpstreamAddress
         var balance: BalancerEndpoint
         var health: EndpointHealth
@@ -125,9 +125,7 @@ public final class UpstreamService: Sendable {
                 let fresh = candidates.filter { !excluding.contains(state.endpoints[$0].address) }
                 if !fresh.isEmpty { candidates = fresh }
             }
-            var balance = state.endpoints.map(\.balance)
-            let index = state.balancer.pick(candidates: candidates, endpoints: &balance, key: key)
-            for i in balance.indices { state.endpoints[i].balance = balance[i] }
+            let index = state.balancer.pick(candidates: candidates, endpoints: &state.endpoints, key: key)
             state.endpoints[index].balance.outstanding += 1
             return state.endpoints[index].address
         }
