@@ -29,6 +29,8 @@ final class RESTExchange {
     var tryTimer: Scheduled<Void>?
     var retryTimer: Scheduled<Void>?
     var call: UpstreamCall?
+    /// Headers every response to this request carries (CORS).
+    var extraResponseHeaders: [(String, String)] = []
     var deadline: CallDeadline?
     var target: Target?
 

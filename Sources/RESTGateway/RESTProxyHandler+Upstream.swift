@@ -98,6 +98,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         for (name, value) in callContext.propagationHeaders(identityHeaders: shared.identityHeaders) {
             head.headers.replaceOrAdd(name: name, value: value)
         }
+        if !target.route.requestHeaders.isEmpty { head.headers.apply(target.route.requestHeaders) }
         head.headers.replaceOrAdd(name: CallDeadline.headerName, value: CallDeadline.headerValue(deadline.remaining))
         head.uri = lease.endpoint.basePath + target.upstreamPath
         head.version = .http1_1
@@ -195,6 +196,17 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             for name in hopByHop { head.headers.remove(name: name) }
             if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
             head.headers.replaceOrAdd(name: RequestID.headerName, value: exchange.requestID)
+            if let route = exchange.target?.route, !route.responseHeaders.isEmpty {
+                head.headers.apply(route.responseHeaders)
+            }
+            for (name, value) in exchange.extraResponseHeaders {
+                // Vary lists add up; the CORS headers replace whatever the service sent.
+                if name == "Vary" {
+                    head.headers.add(name: name, value: value)
+                } else {
+                    head.headers.replaceOrAdd(name: name, value: value)
+                }
+            }
             if !exchange.head.isKeepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
             head.version = exchange.head.version
             context.write(

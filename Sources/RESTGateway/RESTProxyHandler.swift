@@ -110,10 +110,20 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         }
         let host = head.headers.first(name: "host").map { Self.hostWithoutPort($0) }
         let headers = head.headers
-        let request = RouteRequest(method: head.method.rawValue, path: Substring(path), host: host) { name in
-            headers.first(name: name)
+        // A CORS preflight is routed as the request it announces; a route without CORS sees a plain OPTIONS.
+        var preflight = CORSPolicy.preflightMethod(head)
+        var match = shared.routes.match(
+            RouteRequest(method: preflight ?? head.method.rawValue, path: Substring(path), host: host) { name in
+                headers.first(name: name)
+            })
+        if preflight != nil, case .matched(let route, _) = match, route.cors == nil {
+            preflight = nil
+            match = shared.routes.match(
+                RouteRequest(method: head.method.rawValue, path: Substring(path), host: host) { name in
+                    headers.first(name: name)
+                })
         }
-        switch shared.routes.match(request) {
+        switch match {
         case .notFound:
             fail(GatewayError(.notFound, "no route matches \(head.method.rawValue) \(path)"), closeAfter: false)
         case .methodNotAllowed(let allowed):
@@ -122,6 +132,28 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                 extraHeaders: [("Allow", allowed.joined(separator: ", "))])
         case .matched(let route, let parameters):
             exchange.routeName = route.name
+            if !route.ipRules.isEmpty && !route.ipRules.permits(context.channel.remoteAddress?.ipAddress) {
+                return fail(
+                    GatewayError(.permissionDenied, "requests from this address are not allowed on this route"),
+                    closeAfter: false)
+            }
+            if let cors = route.cors, let origin = headers.first(name: "origin") {
+                if let method = preflight {
+                    guard
+                        let answer = CORSPolicy.preflightHeaders(
+                            cors, route: route, origin: origin, method: method, head: head)
+                    else {
+                        return fail(
+                            GatewayError(
+                                .permissionDenied, "cross-origin requests from \(origin) are not allowed here"),
+                            closeAfter: false)
+                    }
+                    return self.answer(.noContent, body: [], headers: answer, closeAfter: false)
+                }
+                if cors.allows(origin: origin) {
+                    exchange.extraResponseHeaders = CORSPolicy.responseHeaders(cors, origin: origin)
+                }
+            }
             let upstreamPath = route.upstreamPath(path: path, query: query, parameters: parameters)
             let credentials = Credentials(
                 header: { headers.first(name: $0) }, apiKeyHeader: shared.authenticator.config.apiKeyHeader)
@@ -187,39 +219,49 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     // MARK: answers made by the gateway
 
     func fail(_ error: GatewayError, closeAfter: Bool, extraHeaders: [(String, String)] = []) {
+        guard let exchange, !exchange.responseStarted else {
+            context?.close(promise: nil)
+            return
+        }
+        exchange.call?.finish(UpstreamOutcome(error))
+        let body = error.problemDetails(
+            instance: String(exchange.head.uri.prefix { $0 != "?" }), requestID: exchange.requestID)
+        answer(
+            HTTPResponseStatus(statusCode: error.code.httpStatus), body: body,
+            headers: [("content-type", GatewayError.problemContentType)] + extraHeaders, closeAfter: closeAfter)
+    }
+
+    /// Answers the request from the gateway itself (errors, CORS preflights); the rest of the request
+    /// body is read and dropped.
+    func answer(_ status: HTTPResponseStatus, body: [UInt8], headers extra: [(String, String)], closeAfter: Bool) {
         guard let exchange, let context, !exchange.responseStarted else {
             context?.close(promise: nil)
             return
         }
         exchange.cancelTimers()
-        exchange.call?.finish(UpstreamOutcome(error))
         exchange.phase = .answered
         exchange.responseStarted = true
         exchange.pending.removeAll()
-        let body = error.problemDetails(
-            instance: String(exchange.head.uri.prefix { $0 != "?" }), requestID: exchange.requestID)
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: GatewayError.problemContentType)
         headers.add(name: "content-length", value: "\(body.count)")
         headers.add(name: RequestID.headerName, value: exchange.requestID)
-        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+        for (name, value) in extra + exchange.extraResponseHeaders { headers.add(name: name, value: value) }
         let close = closeAfter || !exchange.head.isKeepAlive
         if close { headers.add(name: "connection", value: "close") }
-        let status = HTTPResponseStatus(statusCode: error.code.httpStatus)
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: status, headers: headers))),
             promise: nil)
-        if exchange.head.method != .HEAD {
+        if exchange.head.method != .HEAD && !body.isEmpty {
             context.write(
                 wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             if close { context.close(promise: nil) }
         }
-        exchange.responseStatus = UInt(error.code.httpStatus)
+        exchange.responseStatus = status.code
         if close {
             exchange.phase = .finished
-            complete(status: UInt(error.code.httpStatus))
+            complete(status: status.code)
         } else if exchange.requestEnded {
             finishAnswered()
         }

@@ -9,6 +9,12 @@ struct RESTRoute: Sendable {
     let timeout: Duration
     /// The route's retry policy, or the service's.
     let retry: RetryConfig
+    let requestHeaders: HeaderEditsConfig
+    let responseHeaders: HeaderEditsConfig
+    let ipRules: IPRules
+    let cors: CORSConfig?
+    /// Methods announced in CORS preflight answers.
+    let corsMethods: String
     let stripPrefix: String?
     let addPrefix: String?
     let template: PathTemplate?
@@ -19,6 +25,15 @@ struct RESTRoute: Sendable {
         self.policy = config.auth
         self.timeout = service.requestTimeout(route: config.timeout)
         self.retry = config.retry ?? service.config.retry
+        self.requestHeaders = config.headers.request
+        self.responseHeaders = config.headers.response
+        self.ipRules = config.ipRules
+        self.cors = config.cors
+        self.corsMethods =
+            (config.cors?.allowMethods
+            ?? (config.match.methods.isEmpty
+                ? ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] : config.match.methods))
+            .map { $0.uppercased() }.joined(separator: ", ")
         self.stripPrefix = config.rewrite?.stripPrefix
         self.addPrefix = config.rewrite?.addPrefix
         if let path = config.rewrite?.path, case .success(let template) = PathTemplate.parse(path) {

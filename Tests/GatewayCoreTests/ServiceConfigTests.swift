@@ -155,3 +155,26 @@ import Testing
         #expect(bad.first?.path == "gateways.rest.routes[0].retry.attempts")
     }
 }
+
+@Suite struct IPRangeTests {
+    @Test func cidrBlocksMatchTheirAddresses() throws {
+        let ten = try #require(IPRange("10.0.0.0/8"))
+        #expect(ten.contains(IPRange.bytes(of: "10.200.3.4")!))
+        #expect(!ten.contains(IPRange.bytes(of: "11.0.0.1")!))
+        let one = try #require(IPRange("192.168.1.7"))
+        #expect(one.contains(IPRange.bytes(of: "192.168.1.7")!))
+        #expect(!one.contains(IPRange.bytes(of: "192.168.1.8")!))
+        let v6 = try #require(IPRange("2001:db8::/32"))
+        #expect(v6.contains(IPRange.bytes(of: "2001:db8:1::5")!))
+        #expect(!v6.contains(IPRange.bytes(of: "2001:db9::5")!))
+        // IPv4-mapped IPv6 clients are matched as IPv4.
+        #expect(ten.contains(IPRange.bytes(of: "::ffff:10.1.2.3")!))
+        #expect(IPRange("10.0.0.0/33") == nil)
+        #expect(IPRange("example.com") == nil)
+        let rules = IPRules(allow: [ten], deny: [try #require(IPRange("10.9.0.0/16"))])
+        #expect(rules.permits("10.1.1.1"))
+        #expect(!rules.permits("10.9.1.1"))
+        #expect(!rules.permits("172.16.0.1"))
+        #expect(!rules.permits(nil))
+    }
+}

@@ -89,6 +89,7 @@ public enum ConfigValidator {
             if let retry = route.retry {
                 problems += ServiceConfigValidator.validate(retry: retry, at: path + ["retry"])
             }
+            problems += RoutePolicyValidator.validate(route, at: path, identityHeaders: config.auth.identityHeaders)
             checkPolicy(route.auth, at: path + ["auth"])
             do {
                 restRoutes.append((route.name, try RouteMatcher(config: route.match), index))

@@ -33,7 +33,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
 /// Keys: `name` (unique; used in metrics and logs), `match` (``RouteMatchConfig``), `service` (a
 /// declared service), `rewrite` (``PathRewriteConfig``), `auth` (``AuthPolicyConfig``, default public),
 /// `timeout` (overrides the service's `requestTimeout`), `retry` (``RetryConfig``; replaces the
-/// service's retry policy for this route).
+/// service's retry policy for this route), `headers` (``RouteHeadersConfig``), `ipAllow` and
+/// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -42,6 +43,10 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var auth: AuthPolicyConfig
     public var timeout: ConfigDuration?
     public var retry: RetryConfig?
+    public var headers: RouteHeadersConfig
+    public var ipAllow: [IPRange]
+    public var ipDeny: [IPRange]
+    public var cors: CORSConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -54,7 +59,14 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.auth = auth
         self.timeout = timeout
         self.retry = nil
+        self.headers = .init()
+        self.ipAllow = []
+        self.ipDeny = []
+        self.cors = nil
     }
+
+    /// The route's client IP rules.
+    public var ipRules: IPRules { IPRules(allow: ipAllow, deny: ipDeny) }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -65,6 +77,10 @@ public struct HTTPRouteConfig: Codable, Sendable {
         auth = try c.value(.auth, or: .public)
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout)
         retry = try c.decodeIfPresent(RetryConfig.self, forKey: .retry)
+        headers = try c.value(.headers, or: .init())
+        ipAllow = try c.value(.ipAllow, or: [])
+        ipDeny = try c.value(.ipDeny, or: [])
+        cors = try c.decodeIfPresent(CORSConfig.self, forKey: .cors)
     }
 }
 

@@ -1,0 +1,175 @@
+// Per-route HTTP policies beyond auth: header edits on the request and the response, client IP
+// allow and deny lists, and CORS. Used by the REST gateway's routes (`gateways.rest.routes[]`).
+import Foundation
+
+/// Header edits. Keys: `set` (name → value, replacing), `add` (name → value, appending), `remove`
+/// (names). Applied in that order: remove, set, add.
+public struct HeaderEditsConfig: Codable, Sendable, Equatable {
+    public var set: [String: String]
+    public var add: [String: String]
+    public var remove: [String]
+
+    public init(set: [String: String] = [:], add: [String: String] = [:], remove: [String] = []) {
+        self.set = set
+        self.add = add
+        self.remove = remove
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        set = try c.value(.set, or: [:])
+        add = try c.value(.add, or: [:])
+        remove = try c.value(.remove, or: [])
+    }
+
+    public var isEmpty: Bool { self.set.isEmpty && self.add.isEmpty && remove.isEmpty }
+
+    /// Every header name the edits touch, lower-cased.
+    public var names: [String] { (Array(self.set.keys) + Array(self.add.keys) + remove).map { $0.lowercased() } }
+}
+
+/// Keys: `request` and `response` (``HeaderEditsConfig``).
+public struct RouteHeadersConfig: Codable, Sendable, Equatable {
+    public var request: HeaderEditsConfig
+    public var response: HeaderEditsConfig
+
+    public init(request: HeaderEditsConfig = .init(), response: HeaderEditsConfig = .init()) {
+        self.request = request
+        self.response = response
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        request = try c.value(.request, or: .init())
+        response = try c.value(.response, or: .init())
+    }
+}
+
+/// CORS for a route. Keys: `allowOrigins` (exact origins such as `https://app.example.com`, or `*`),
+/// `allowMethods` (default: the route's methods, or GET, HEAD, POST, PUT, PATCH, DELETE),
+/// `allowHeaders` (request headers a browser may send; default: whatever the preflight asks for),
+/// `exposeHeaders` (response headers scripts may read; `X-Request-Id` is always exposed),
+/// `allowCredentials` (default false; not allowed with `*`), `maxAge` (preflight cache, default 10m).
+public struct CORSConfig: Codable, Sendable, Equatable {
+    public var allowOrigins: [String]
+    public var allowMethods: [String]?
+    public var allowHeaders: [String]?
+    public var exposeHeaders: [String]
+    public var allowCredentials: Bool
+    public var maxAge: ConfigDuration
+
+    public init(
+        allowOrigins: [String], allowMethods: [String]? = nil, allowHeaders: [String]? = nil,
+        exposeHeaders: [String] = [], allowCredentials: Bool = false, maxAge: ConfigDuration = .seconds(600)
+    ) {
+        self.allowOrigins = allowOrigins
+        self.allowMethods = allowMethods
+        self.allowHeaders = allowHeaders
+        self.exposeHeaders = exposeHeaders
+        self.allowCredentials = allowCredentials
+        self.maxAge = maxAge
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        allowOrigins = try c.decode([String].self, forKey: .allowOrigins)
+        allowMethods = try c.decodeIfPresent([String].self, forKey: .allowMethods)
+        allowHeaders = try c.decodeIfPresent([String].self, forKey: .allowHeaders)
+        exposeHeaders = try c.value(.exposeHeaders, or: [])
+        allowCredentials = try c.value(.allowCredentials, or: false)
+        maxAge = try c.value(.maxAge, or: .seconds(600))
+    }
+
+    /// Whether `origin` may call the route.
+    public func allows(origin: String) -> Bool {
+        allowOrigins.contains("*") || allowOrigins.contains(origin)
+    }
+}
+
+/// A CIDR block such as `10.0.0.0/8`, `2001:db8::/32` or a single address (`127.0.0.1`).
+public struct IPRange: Codable, Sendable, Hashable, CustomStringConvertible {
+    public let address: [UInt8]
+    public let prefixLength: Int
+    public let description: String
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let first = parts.first, let bytes = IPRange.bytes(of: String(first)) else { return nil }
+        let length: Int
+        if parts.count == 2 {
+            guard let parsed = Int(parts[1]), (0...(bytes.count * 8)).contains(parsed) else { return nil }
+            length = parsed
+        } else {
+            length = bytes.count * 8
+        }
+        self.address = bytes
+        self.prefixLength = length
+        self.description = text
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let range = IPRange(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "'\(text)' is not an IP address or CIDR block (e.g. 10.0.0.0/8)")
+        }
+        self = range
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    /// The 4 or 16 bytes of an IPv4 or IPv6 address literal (an IPv4-mapped IPv6 address gives 4).
+    public static func bytes(of text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return withUnsafeBytes(of: &v4) { Array($0) }
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return Array(bytes[12...])
+            }
+            return bytes
+        }
+        return nil
+    }
+
+    /// Whether the address `bytes` lies in this range.
+    public func contains(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count == address.count else { return false }
+        var remaining = prefixLength
+        for index in 0..<bytes.count where remaining > 0 {
+            let bits = min(8, remaining)
+            let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            if bytes[index] & mask != address[index] & mask { return false }
+            remaining -= bits
+        }
+        return true
+    }
+}
+
+/// Client IP rules of a route: with `ipAllow`, only those ranges may call; `ipDeny` always refuses.
+public struct IPRules: Sendable, Equatable {
+    public var allow: [IPRange]
+    public var deny: [IPRange]
+
+    public init(allow: [IPRange], deny: [IPRange]) {
+        self.allow = allow
+        self.deny = deny
+    }
+
+    public var isEmpty: Bool { allow.isEmpty && deny.isEmpty }
+
+    /// Whether a client at `address` (an IP literal) may call; an unparsable address may not.
+    public func permits(_ address: String?) -> Bool {
+        guard !isEmpty else { return true }
+        guard let address, let bytes = IPRange.bytes(of: address) else { return false }
+        if deny.contains(where: { $0.contains(bytes) }) { return false }
+        return allow.isEmpty || allow.contains { $0.contains(bytes) }
+    }
+}

@@ -1,0 +1,125 @@
+// Route policies of the REST gateway as a client sees them: header edits on the request (seen by the
+// upstream) and the response, client IP allow/deny lists, and CORS preflights and responses.
+import Foundation
+import GatewayCore
+import NIOHTTP1
+import Testing
+
+@Suite("REST route policies", .serialized)
+struct RESTRoutePolicyTests {
+    static func config(upstream: Int) -> String {
+        """
+        services:
+          echo: { endpoints: ["http://127.0.0.1:\(upstream)"] }
+        gateways:
+          rest:
+            routes:
+              - name: edited
+                match: { prefix: /edited }
+                service: echo
+                rewrite: { stripPrefix: /edited, addPrefix: /echo }
+                headers:
+                  request: { set: { X-Api-Version: "2" }, add: { X-Tag: added }, remove: [X-Debug] }
+                  response: { set: { Cache-Control: no-store }, remove: [Content-Type] }
+              - { name: local-only, match: { prefix: /local }, service: echo, rewrite: { stripPrefix: /local, addPrefix: /echo }, ipAllow: ["127.0.0.0/8", "::1"] }
+              - { name: elsewhere, match: { prefix: /elsewhere }, service: echo, ipAllow: ["10.0.0.0/8"] }
+              - { name: denied, match: { prefix: /denied }, service: echo, ipAllow: ["0.0.0.0/0"], ipDeny: ["127.0.0.1"] }
+              - name: cors
+                match: { prefix: /cors, methods: [GET, POST] }
+                service: echo
+                rewrite: { stripPrefix: /cors, addPrefix: /echo }
+                cors: { allowOrigins: ["https://app.example.com"], allowHeaders: [Authorization, Content-Type], exposeHeaders: [X-Total], maxAge: 5m }
+        """
+    }
+
+    @Test func headerEditsReachTheUpstreamAndTheClient() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start("rest", configYAML: Self.config(upstream: upstream.port))
+        let reply = try await Resilience.call(
+            gateway.baseURL + "/edited/x", headers: [("X-Debug", "1"), ("X-Api-Version", "1"), ("X-Tag", "client")])
+        #expect(reply.status == 200)
+        let echoed = try JSONDecoder().decode(EchoedRequest.self, from: Data(reply.body))
+        #expect(echoed.headers["x-api-version"] == ["2"])
+        #expect(echoed.headers["x-tag"] == ["client", "added"])
+        #expect(echoed.headers["x-debug"] == nil)
+        #expect(reply.headers.first(name: "cache-control") == "no-store")
+        #expect(reply.headers.first(name: "content-type") == nil)
+        await gateway.stop()
+        upstream.stop()
+    }
+
+    @Test func clientAddressRules() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start("rest", configYAML: Self.config(upstream: upstream.port))
+        #expect(try await Resilience.call(gateway.baseURL + "/local/x").status == 200)
+        let elsewhere = try await Resilience.call(gateway.baseURL + "/elsewhere/x")
+        #expect(elsewhere.status == 403)
+        #expect(elsewhere.text.contains("permission_denied"))
+        #expect(try await Resilience.call(gateway.baseURL + "/denied/x").status == 403)
+        await gateway.stop()
+        upstream.stop()
+    }
+
+    @Test func corsPreflightAndResponses() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start("rest", configYAML: Self.config(upstream: upstream.port))
+        let origin = ("Origin", "https://app.example.com")
+        let preflight = try await Resilience.call(
+            gateway.baseURL + "/cors/items", method: .OPTIONS,
+            headers: [
+                origin, ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type"),
+            ])
+        #expect(preflight.status == 204)
+        #expect(preflight.headers.first(name: "access-control-allow-origin") == "https://app.example.com")
+        #expect(preflight.headers.first(name: "access-control-allow-methods") == "GET, POST")
+        #expect(preflight.headers.first(name: "access-control-allow-headers") == "Authorization, Content-Type")
+        #expect(preflight.headers.first(name: "access-control-max-age") == "300")
+        #expect(preflight.body.isEmpty)
+
+        // A method the route does not take, and an origin it does not trust, are refused.
+        let badMethod = try await Resilience.call(
+            gateway.baseURL + "/cors/items", method: .OPTIONS,
+            headers: [origin, ("Access-Control-Request-Method", "DELETE")])
+        #expect(badMethod.status == 405 || badMethod.status == 403)
+        let stranger = try await Resilience.call(
+            gateway.baseURL + "/cors/items", method: .OPTIONS,
+            headers: [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "GET")])
+        #expect(stranger.status == 403)
+        #expect(stranger.headers.first(name: "access-control-allow-origin") == nil)
+
+        let actual = try await Resilience.call(gateway.baseURL + "/cors/items", headers: [origin])
+        #expect(actual.status == 200)
+        #expect(actual.headers.first(name: "access-control-allow-origin") == "https://app.example.com")
+        #expect(actual.headers["vary"].contains { $0.contains("Origin") })
+        #expect(actual.headers.first(name: "access-control-expose-headers") == "X-Request-Id, X-Total")
+        let noOrigin = try await Resilience.call(gateway.baseURL + "/cors/items")
+        #expect(noOrigin.headers.first(name: "access-control-allow-origin") == nil)
+        await gateway.stop()
+        upstream.stop()
+    }
+
+    @Test func badPoliciesAreRefusedAtLoad() {
+        func errors(_ route: String) -> [ConfigError] {
+            let yaml =
+                "services:\n  s: { endpoints: [\"http://127.0.0.1:1\"] }\ngateways:\n  rest:\n    routes:\n      - \(route)\n"
+            do {
+                _ = try ConfigLoader.load(text: yaml, fileName: "t.yaml")
+                return []
+            } catch {
+                return error.errors
+            }
+        }
+        let identity = errors(
+            "{ name: r, match: { prefix: /r }, service: s, headers: { request: { set: { X-Portico-Subject: admin } } } }"
+        )
+        #expect(identity.first?.path == "gateways.rest.routes[0].headers.request")
+        let hop = errors(
+            "{ name: r, match: { prefix: /r }, service: s, headers: { response: { remove: [Connection] } } }")
+        #expect(hop.first?.path == "gateways.rest.routes[0].headers.response")
+        let cidr = errors("{ name: r, match: { prefix: /r }, service: s, ipAllow: [\"10.0.0.0/33\"] }")
+        #expect(cidr.first?.path == "gateways.rest.routes[0].ipAllow[0]")
+        let wildcard = errors(
+            "{ name: r, match: { prefix: /r }, service: s, cors: { allowOrigins: [\"*\"], allowCredentials: true } }")
+        #expect(wildcard.first?.path == "gateways.rest.routes[0].cors.allowCredentials")
+    }
+}
