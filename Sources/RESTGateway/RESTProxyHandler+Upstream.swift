@@ -14,6 +14,18 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
     func beginCall(route: RESTRoute, upstreamPath: String, identity: Identity?) {
         guard let exchange, let context else { return }
         let head = exchange.head
+        if let limiter = route.rateLimiter {
+            let key = limiter.config.key(clientAddress: context.channel.remoteAddress?.ipAddress, identity: identity)
+            let decision = limiter.take(key)
+            let headers = decision.headers(policyWindow: limiter.policyWindow)
+            guard decision.allowed else {
+                return fail(
+                    GatewayError(
+                        .rateLimited, "too many requests; try again in \(max(1, decision.retryAfterSeconds))s"),
+                    closeAfter: false, extraHeaders: headers)
+            }
+            exchange.extraResponseHeaders += headers
+        }
         let call: UpstreamCall
         do {
             call = try route.service.beginCall(retry: route.retry)

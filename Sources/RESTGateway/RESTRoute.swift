@@ -15,6 +15,8 @@ struct RESTRoute: Sendable {
     let cors: CORSConfig?
     /// Methods announced in CORS preflight answers.
     let corsMethods: String
+    /// The route's token buckets (one limiter per route, shared by the gateway's connections).
+    let rateLimiter: RateLimiter?
     let stripPrefix: String?
     let addPrefix: String?
     let template: PathTemplate?
@@ -29,6 +31,7 @@ struct RESTRoute: Sendable {
         self.responseHeaders = config.headers.response
         self.ipRules = config.ipRules
         self.cors = config.cors
+        self.rateLimiter = config.rateLimit.map { RateLimiter(config: $0) }
         self.corsMethods =
             (config.cors?.allowMethods
             ?? (config.match.methods.isEmpty

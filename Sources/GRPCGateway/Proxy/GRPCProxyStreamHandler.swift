@@ -165,7 +165,7 @@ final class GRPCProxyStreamHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func openUpstream(
         _ headers: HPACKHeaders, endStream: Bool, service: UpstreamService, timeout: Duration, identity: Identity?
     ) {
-        guard machine.phase == .preparing, let context else { return }
+        guard machine.phase == .preparing, context != nil else { return }
         let callContext = UpstreamCallContext(
             requestID: log.requestID, trace: log.trace, identity: identity, clientAddress: log.clientAddress,
             clientScheme: "http", clientHost: headers.first(name: ":authority"))

@@ -34,7 +34,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
 /// declared service), `rewrite` (``PathRewriteConfig``), `auth` (``AuthPolicyConfig``, default public),
 /// `timeout` (overrides the service's `requestTimeout`), `retry` (``RetryConfig``; replaces the
 /// service's retry policy for this route), `headers` (``RouteHeadersConfig``), `ipAllow` and
-/// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``).
+/// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``), `rateLimit`
+/// (``RateLimitConfig``).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -47,6 +48,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var ipAllow: [IPRange]
     public var ipDeny: [IPRange]
     public var cors: CORSConfig?
+    public var rateLimit: RateLimitConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -63,6 +65,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.ipAllow = []
         self.ipDeny = []
         self.cors = nil
+        self.rateLimit = nil
     }
 
     /// The route's client IP rules.
@@ -81,6 +84,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         ipAllow = try c.value(.ipAllow, or: [])
         ipDeny = try c.value(.ipDeny, or: [])
         cors = try c.decodeIfPresent(CORSConfig.self, forKey: .cors)
+        rateLimit = try c.decodeIfPresent(RateLimitConfig.self, forKey: .rateLimit)
     }
 }
 

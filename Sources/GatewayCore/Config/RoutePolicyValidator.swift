@@ -30,6 +30,15 @@ enum RoutePolicyValidator {
                 problems.append(.init(path + ["headers", .key(side)], "'\(name)' is not a valid header"))
             }
         }
+        if let limit = route.rateLimit {
+            if limit.requests < 1 { problems.append(.init(path + ["rateLimit", "requests"], "must be at least 1")) }
+            if limit.per.duration <= .zero {
+                problems.append(.init(path + ["rateLimit", "per"], "must be longer than 0s"))
+            }
+            if let burst = limit.burst, burst < 1 {
+                problems.append(.init(path + ["rateLimit", "burst"], "must be at least 1"))
+            }
+        }
         if let cors = route.cors {
             if cors.allowOrigins.isEmpty {
                 problems.append(.init(path + ["cors", "allowOrigins"], "needs at least one origin (or \"*\")"))

@@ -29,6 +29,7 @@ struct RESTRoutePolicyTests {
                 service: echo
                 rewrite: { stripPrefix: /cors, addPrefix: /echo }
                 cors: { allowOrigins: ["https://app.example.com"], allowHeaders: [Authorization, Content-Type], exposeHeaders: [X-Total], maxAge: 5m }
+              - { name: limited, match: { prefix: /limited }, service: echo, rewrite: { stripPrefix: /limited, addPrefix: /echo }, rateLimit: { requests: 3, per: 1m } }
         """
     }
 
@@ -98,6 +99,28 @@ struct RESTRoutePolicyTests {
         upstream.stop()
     }
 
+    @Test func rateLimitsAnswer429WithTheirHeaders() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start("rest", configYAML: Self.config(upstream: upstream.port))
+        var remaining: [String?] = []
+        for _ in 0..<3 {
+            let reply = try await Resilience.call(gateway.baseURL + "/limited/x")
+            #expect(reply.status == 200)
+            #expect(reply.headers.first(name: "ratelimit-limit") == "3")
+            remaining.append(reply.headers.first(name: "ratelimit-remaining"))
+        }
+        #expect(remaining == ["2", "1", "0"])
+        let refused = try await Resilience.call(gateway.baseURL + "/limited/x")
+        #expect(refused.status == 429)
+        #expect(refused.text.contains("rate_limited"))
+        #expect(refused.headers.first(name: "retry-after") == "20")
+        #expect(refused.headers.first(name: "ratelimit-policy") == "3;w=60")
+        // Other routes are not limited.
+        #expect(try await Resilience.call(gateway.baseURL + "/edited/x").status == 200)
+        await gateway.stop()
+        upstream.stop()
+    }
+
     @Test func badPoliciesAreRefusedAtLoad() {
         func errors(_ route: String) -> [ConfigError] {
             let yaml =
@@ -121,5 +144,7 @@ struct RESTRoutePolicyTests {
         let wildcard = errors(
             "{ name: r, match: { prefix: /r }, service: s, cors: { allowOrigins: [\"*\"], allowCredentials: true } }")
         #expect(wildcard.first?.path == "gateways.rest.routes[0].cors.allowCredentials")
+        let zero = errors("{ name: r, match: { prefix: /r }, service: s, rateLimit: { requests: 0, per: 1s } }")
+        #expect(zero.first?.path == "gateways.rest.routes[0].rateLimit.requests")
     }
 }
