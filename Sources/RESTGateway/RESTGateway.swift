@@ -17,6 +17,7 @@ final class RESTGatewayShared: Sendable {
     let maxBodyBytes: Int
     let identityHeaders: IdentityHeadersConfig
     let managedHeaders: Set<String>
+    let compression: CompressionConfig
 
     init(environment env: GatewayEnvironment) throws {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
@@ -34,6 +35,7 @@ final class RESTGatewayShared: Sendable {
         maxBodyBytes = env.config.limits.maxRequestBodySize.bytes
         identityHeaders = env.config.auth.identityHeaders
         managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
+        compression = env.config.gateways.rest.compression
     }
 }
 

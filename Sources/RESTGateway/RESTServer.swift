@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOHTTP1
+import NIOHTTPCompression
 import NIOPosix
 import ServiceLifecycle
 
@@ -35,6 +36,18 @@ struct RESTServer: Service {
                     // (which refuses CR/LF) or checked by the proxy handler on the way in.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withErrorHandling: true, withOutboundHeaderValidation: false)
+                    if shared.compression.enabled {
+                        // NIOHTTPCompression negotiates gzip/deflate from Accept-Encoding and streams.
+                        let compression = shared.compression
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPResponseCompressor(responseCompressionPredicate: { head, _ in
+                                compression.shouldCompress(
+                                    contentType: head.headers.first(name: "content-type"),
+                                    contentLength: head.headers.first(name: "content-length"),
+                                    contentEncoding: head.headers.first(name: "content-encoding"))
+                                    ? .compressIfPossible : .doNotCompress
+                            }))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RESTProxyHandler(shared: shared))
                 }
             }

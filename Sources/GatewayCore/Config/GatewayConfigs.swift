@@ -6,25 +6,69 @@
 public struct RESTGatewayConfig: Codable, Sendable {
     public var listener: ListenerConfig
     public var routes: [HTTPRouteConfig]
+    public var compression: CompressionConfig
 
     public init(listener: ListenerConfig = .defaults(port: 8080), routes: [HTTPRouteConfig] = []) {
         self.listener = listener
         self.routes = routes
+        self.compression = .init()
     }
 
-    enum CodingKeys: String, CodingKey { case routes }
+    enum CodingKeys: String, CodingKey { case routes, compression }
 
     public init(from decoder: any Decoder) throws {
         listener = try ListenerConfig(
             from: decoder.container(keyedBy: ListenerConfig.CodingKeys.self), defaultPort: 8080)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         routes = try c.value(.routes, or: [])
+        compression = try c.value(.compression, or: .init())
     }
 
     public func encode(to encoder: any Encoder) throws {
         try listener.encodeInline(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(routes, forKey: .routes)
+        try c.encode(compression, forKey: .compression)
+    }
+}
+
+/// Response compression (gzip or deflate, as the client's `Accept-Encoding` prefers). Keys: `enabled`
+/// (default false: compression costs CPU on every response), `minSize` (responses that declare a
+/// smaller `Content-Length` are sent as they are; default 1KiB), `contentTypes` (media types that are
+/// compressed; a trailing `*` matches a prefix; default text, JSON, XML, JavaScript, SVG).
+public struct CompressionConfig: Codable, Sendable {
+    public var enabled: Bool
+    public var minSize: ByteSize
+    public var contentTypes: [String]
+
+    public static let defaultContentTypes = [
+        "text/*", "application/json", "application/problem+json", "application/xml", "application/javascript",
+        "application/graphql-response+json", "image/svg+xml",
+    ]
+
+    public init(enabled: Bool = false, minSize: ByteSize = .init(bytes: 1024), contentTypes: [String]? = nil) {
+        self.enabled = enabled
+        self.minSize = minSize
+        self.contentTypes = contentTypes ?? Self.defaultContentTypes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.value(.enabled, or: false)
+        minSize = try c.value(.minSize, or: .init(bytes: 1024))
+        contentTypes = try c.value(.contentTypes, or: Self.defaultContentTypes)
+    }
+
+    /// Whether a response with these headers should be compressed (when the client accepts it).
+    public func shouldCompress(contentType: String?, contentLength: String?, contentEncoding: String?) -> Bool {
+        guard enabled, contentEncoding == nil || contentEncoding == "identity" else { return false }
+        if let length = contentLength.flatMap({ Int($0) }), length < minSize.bytes { return false }
+        guard let contentType else { return false }
+        let type =
+            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return contentTypes.contains { pattern in
+            pattern.hasSuffix("*") ? type.hasPrefix(pattern.dropLast()) : type == pattern
+        }
     }
 }
 
