@@ -23,8 +23,12 @@ final class RESTGatewayShared: Sendable {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
         for route in env.config.gateways.rest.routes {
             let service = try env.client.registry.service(route.service)
+            let canary = try route.canary.map { try env.client.registry.service($0.service) }
             compiled.append(
-                (route.name, try RouteMatcher(config: route.match), RESTRoute(config: route, service: service)))
+                (
+                    route.name, try RouteMatcher(config: route.match),
+                    RESTRoute(config: route, service: service, canaryService: canary)
+                ))
         }
         routes = try RouteTable(compiled)
         client = env.client

@@ -26,6 +26,13 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             }
             exchange.extraResponseHeaders += headers
         }
+        // A canary split sends this request to the canary service's copy of the route.
+        if let canary = route.canary {
+            let key = canary.config.stickyOn?.key(header: { head.headers.first(name: $0) })
+            if canary.config.choosesCanary(key: key) {
+                return beginCall(route: canary.route, upstreamPath: upstreamPath, identity: identity)
+            }
+        }
         let call: UpstreamCall
         do {
             call = try route.service.beginCall(retry: route.retry)

@@ -17,11 +17,23 @@ struct RESTRoute: Sendable {
     let corsMethods: String
     /// The route's token buckets (one limiter per route, shared by the gateway's connections).
     let rateLimiter: RateLimiter?
+    /// The same route to the canary service, and how requests are split.
+    let canary: Canary?
+
+    final class Canary: Sendable {
+        let route: RESTRoute
+        let config: CanaryConfig
+
+        init(route: RESTRoute, config: CanaryConfig) {
+            self.route = route
+            self.config = config
+        }
+    }
     let stripPrefix: String?
     let addPrefix: String?
     let template: PathTemplate?
 
-    init(config: HTTPRouteConfig, service: UpstreamService) {
+    init(config: HTTPRouteConfig, service: UpstreamService, canaryService: UpstreamService? = nil) {
         self.name = config.name
         self.service = service
         self.policy = config.auth
@@ -32,6 +44,14 @@ struct RESTRoute: Sendable {
         self.ipRules = config.ipRules
         self.cors = config.cors
         self.rateLimiter = config.rateLimit.map { RateLimiter(config: $0) }
+        if let canaryConfig = config.canary, let canaryService {
+            var plain = config
+            plain.canary = nil
+            plain.rateLimit = nil  // One limit for the route, taken before the split.
+            self.canary = Canary(route: RESTRoute(config: plain, service: canaryService), config: canaryConfig)
+        } else {
+            self.canary = nil
+        }
         self.corsMethods =
             (config.cors?.allowMethods
             ?? (config.match.methods.isEmpty

@@ -90,6 +90,16 @@ public enum ConfigValidator {
                 problems += ServiceConfigValidator.validate(retry: retry, at: path + ["retry"])
             }
             problems += RoutePolicyValidator.validate(route, at: path, identityHeaders: config.auth.identityHeaders)
+            if let canary = route.canary {
+                requireService(canary.service, at: path + ["canary", "service"])
+                requireHTTPService(canary.service, at: path + ["canary", "service"])
+                if !(0...100).contains(canary.weight) {
+                    problems.append(.init(path + ["canary", "weight"], "must be between 0 and 100"))
+                }
+                if case .connectionID = canary.stickyOn {
+                    problems.append(.init(path + ["canary", "stickyOn"], "use header:NAME or cookie:NAME"))
+                }
+            }
             checkPolicy(route.auth, at: path + ["auth"])
             do {
                 restRoutes.append((route.name, try RouteMatcher(config: route.match), index))

@@ -79,7 +79,7 @@ public struct CompressionConfig: Codable, Sendable {
 /// `timeout` (overrides the service's `requestTimeout`), `retry` (``RetryConfig``; replaces the
 /// service's retry policy for this route), `headers` (``RouteHeadersConfig``), `ipAllow` and
 /// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``), `rateLimit`
-/// (``RateLimitConfig``).
+/// (``RateLimitConfig``), `canary` (``CanaryConfig``).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -93,6 +93,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var ipDeny: [IPRange]
     public var cors: CORSConfig?
     public var rateLimit: RateLimitConfig?
+    public var canary: CanaryConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -110,6 +111,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.ipDeny = []
         self.cors = nil
         self.rateLimit = nil
+        self.canary = nil
     }
 
     /// The route's client IP rules.
@@ -129,6 +131,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         ipDeny = try c.value(.ipDeny, or: [])
         cors = try c.decodeIfPresent(CORSConfig.self, forKey: .cors)
         rateLimit = try c.decodeIfPresent(RateLimitConfig.self, forKey: .rateLimit)
+        canary = try c.decodeIfPresent(CanaryConfig.self, forKey: .canary)
     }
 }
 

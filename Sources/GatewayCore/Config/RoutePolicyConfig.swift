@@ -173,3 +173,36 @@ public struct IPRules: Sendable, Equatable {
         return allow.isEmpty || allow.contains { $0.contains(bytes) }
     }
 }
+
+/// Weighted canary splitting: `weight` percent of a route's requests go to `service` instead of the
+/// route's own. Keys: `service` (declared), `weight` (0–100), `stickyOn` (optional
+/// `header:NAME` or `cookie:NAME`: requests with the same value always go the same way; without a
+/// value they are split at random).
+public struct CanaryConfig: Codable, Sendable, Equatable {
+    public var service: String
+    public var weight: Int
+    public var stickyOn: HashKeySource?
+
+    public init(service: String, weight: Int, stickyOn: HashKeySource? = nil) {
+        self.service = service
+        self.weight = weight
+        self.stickyOn = stickyOn
+    }
+
+    /// Whether a request goes to the canary: by the hash of its sticky key when it has one.
+    public func choosesCanary(key: String?) -> Bool {
+        guard weight > 0 else { return false }
+        guard weight < 100 else { return true }
+        let bucket: UInt64
+        if let key {
+            // FNV-1a: stable across processes and restarts, so a user stays on one side.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            bucket = hash % 100
+        } else {
+            var random = FastRandom()
+            bucket = random.next() % 100
+        }
+        return bucket < UInt64(weight)
+    }
+}
