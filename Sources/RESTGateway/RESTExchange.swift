@@ -29,6 +29,8 @@ final class RESTExchange {
     var tryTimer: Scheduled<Void>?
     var retryTimer: Scheduled<Void>?
     var call: UpstreamCall?
+    /// The client as policies and the upstream see it (behind trusted proxies: from X-Forwarded-*).
+    var client = ForwardedClient(address: nil, priorForwardedFor: nil, scheme: "http", host: nil)
     /// Headers every response to this request carries (CORS).
     var extraResponseHeaders: [(String, String)] = []
     var deadline: CallDeadline?

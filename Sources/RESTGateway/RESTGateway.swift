@@ -18,6 +18,7 @@ final class RESTGatewayShared: Sendable {
     let identityHeaders: IdentityHeadersConfig
     let managedHeaders: Set<String>
     let compression: CompressionConfig
+    let trustedProxies: [IPRange]
 
     init(environment env: GatewayEnvironment) throws {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
@@ -40,6 +41,7 @@ final class RESTGatewayShared: Sendable {
         identityHeaders = env.config.auth.identityHeaders
         managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
         compression = env.config.gateways.rest.compression
+        trustedProxies = env.config.gateways.rest.trustedProxies
     }
 }
 

@@ -15,7 +15,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         guard let exchange, let context else { return }
         let head = exchange.head
         if let limiter = route.rateLimiter {
-            let key = limiter.config.key(clientAddress: context.channel.remoteAddress?.ipAddress, identity: identity)
+            let key = limiter.config.key(clientAddress: exchange.client.address, identity: identity)
             let decision = limiter.take(key)
             let headers = decision.headers(policyWindow: limiter.policyWindow)
             guard decision.allowed else {
@@ -44,7 +44,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         let deadline = CallDeadline(timeout: route.timeout, callerTimeout: callerTimeout)
         exchange.deadline = deadline
         let hashKey = route.service.config.hashOn?.key(
-            header: { head.headers.first(name: $0) }, clientAddress: context.channel.remoteAddress?.ipAddress)
+            header: { head.headers.first(name: $0) }, clientAddress: exchange.client.address)
         let facts = RetryableRequest(
             isIdempotent: RetryableRequest.isIdempotent(
                 method: head.method.rawValue, hasIdempotencyKey: head.headers.contains(name: "idempotency-key")),
@@ -109,11 +109,12 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         for name in hopByHop { head.headers.remove(name: name) }
         for name in shared.managedHeaders { head.headers.remove(name: name) }
         if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
-        let clientHost = exchange.head.headers.first(name: "host")
         head.headers.replaceOrAdd(name: "host", value: lease.endpoint.authority)
+        // The hop appended to X-Forwarded-For is the TCP peer; a trusted proxy's chain goes before it.
         let callContext = UpstreamCallContext(
             requestID: exchange.requestID, trace: exchange.trace, identity: target.identity,
-            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: "http", clientHost: clientHost)
+            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: exchange.client.scheme,
+            clientHost: exchange.client.host, priorForwardedFor: exchange.client.priorForwardedFor)
         for (name, value) in callContext.propagationHeaders(identityHeaders: shared.identityHeaders) {
             head.headers.replaceOrAdd(name: name, value: value)
         }

@@ -132,7 +132,11 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                 extraHeaders: [("Allow", allowed.joined(separator: ", "))])
         case .matched(let route, let parameters):
             exchange.routeName = route.name
-            if !route.ipRules.isEmpty && !route.ipRules.permits(context.channel.remoteAddress?.ipAddress) {
+            exchange.client = ForwardedClient(
+                peer: context.channel.remoteAddress?.ipAddress, trusted: shared.trustedProxies,
+                forwardedFor: head.headers["x-forwarded-for"], proto: head.headers.first(name: "x-forwarded-proto"),
+                forwardedHost: head.headers.first(name: "x-forwarded-host"), host: head.headers.first(name: "host"))
+            if !route.ipRules.isEmpty && !route.ipRules.permits(exchange.client.address) {
                 return fail(
                     GatewayError(.permissionDenied, "requests from this address are not allowed on this route"),
                     closeAfter: false)
@@ -287,7 +291,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                     "method": "\(exchange.head.method.rawValue)", "path": "\(exchange.head.uri.prefix { $0 != "?" })",
                     "status": "\(status)", "duration_ms": "\(Double(duration.nanoseconds) / 1e6)",
                     "request_id": "\(exchange.requestID)", "trace_id": "\(exchange.trace.traceID)",
-                    "route": "\(exchange.routeName)", "client": "\(context?.channel.remoteAddress?.ipAddress ?? "")",
+                    "route": "\(exchange.routeName)", "client": "\(exchange.client.address ?? "")",
                 ])
         }
     }

@@ -178,3 +178,31 @@ import Testing
         #expect(!rules.permits(nil))
     }
 }
+
+@Suite struct ForwardedClientTests {
+    let trusted = [IPRange("10.0.0.0/8")!]
+
+    @Test func onlyATrustedPeerIsBelieved() {
+        let direct = ForwardedClient(
+            peer: "203.0.113.9", trusted: trusted, forwardedFor: ["1.2.3.4"], proto: "https", forwardedHost: "x",
+            host: "api.example.com")
+        #expect(
+            direct == .init(address: "203.0.113.9", priorForwardedFor: nil, scheme: "http", host: "api.example.com"))
+
+        let proxied = ForwardedClient(
+            peer: "10.0.0.5", trusted: trusted, forwardedFor: ["198.51.100.7, 10.1.1.1"], proto: "HTTPS",
+            forwardedHost: "shop.example.com", host: "internal")
+        // The client is the nearest hop that is not a trusted proxy itself.
+        #expect(proxied.address == "198.51.100.7")
+        #expect(proxied.priorForwardedFor == "198.51.100.7, 10.1.1.1")
+        #expect(proxied.scheme == "https")
+        #expect(proxied.host == "shop.example.com")
+
+        // A client cannot hide behind a forged first hop: the rightmost untrusted address wins.
+        let forged = ForwardedClient(
+            peer: "10.0.0.5", trusted: trusted, forwardedFor: ["6.6.6.6", "198.51.100.7"], proto: "gopher",
+            forwardedHost: nil, host: "h")
+        #expect(forged.address == "198.51.100.7")
+        #expect(forged.scheme == "http")
+    }
+}

@@ -7,14 +7,17 @@ public struct RESTGatewayConfig: Codable, Sendable {
     public var listener: ListenerConfig
     public var routes: [HTTPRouteConfig]
     public var compression: CompressionConfig
+    /// Proxies in front of the gateway whose `X-Forwarded-*` headers are believed (CIDR list).
+    public var trustedProxies: [IPRange]
 
     public init(listener: ListenerConfig = .defaults(port: 8080), routes: [HTTPRouteConfig] = []) {
         self.listener = listener
         self.routes = routes
         self.compression = .init()
+        self.trustedProxies = []
     }
 
-    enum CodingKeys: String, CodingKey { case routes, compression }
+    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies }
 
     public init(from decoder: any Decoder) throws {
         listener = try ListenerConfig(
@@ -22,6 +25,7 @@ public struct RESTGatewayConfig: Codable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         routes = try c.value(.routes, or: [])
         compression = try c.value(.compression, or: .init())
+        trustedProxies = try c.value(.trustedProxies, or: [])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -29,6 +33,7 @@ public struct RESTGatewayConfig: Codable, Sendable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(routes, forKey: .routes)
         try c.encode(compression, forKey: .compression)
+        try c.encode(trustedProxies, forKey: .trustedProxies)
     }
 }
 

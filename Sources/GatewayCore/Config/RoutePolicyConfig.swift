@@ -206,3 +206,42 @@ public struct CanaryConfig: Codable, Sendable, Equatable {
         return bucket < UInt64(weight)
     }
 }
+
+/// Who the client is when the gateway sits behind proxies. Only a peer in `trusted` is believed: its
+/// `X-Forwarded-For` chain is kept (and extended), the client is the nearest address in that chain
+/// that is not itself a trusted proxy, and `X-Forwarded-Proto`/`-Host` are taken from it. From any
+/// other peer those headers are dropped and the peer is the client.
+public struct ForwardedClient: Sendable, Equatable {
+    /// The address policies (IP rules, rate limits) see.
+    public var address: String?
+    /// The chain received from a trusted proxy, to which the peer is appended upstream.
+    public var priorForwardedFor: String?
+    public var scheme: String
+    public var host: String?
+
+    public init(
+        peer: String?, trusted: [IPRange], forwardedFor: [String], proto: String?, forwardedHost: String?,
+        host: String?
+    ) {
+        let rules = IPRules(allow: trusted, deny: [])
+        guard !trusted.isEmpty, rules.permits(peer) else {
+            self.init(address: peer, priorForwardedFor: nil, scheme: "http", host: host)
+            return
+        }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        let client = hops.reversed().first { !rules.permits($0) } ?? hops.first ?? peer
+        let scheme = proto.map { $0.lowercased() }.flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? "http"
+        self.init(
+            address: client, priorForwardedFor: hops.isEmpty ? nil : hops.joined(separator: ", "), scheme: scheme,
+            host: forwardedHost ?? host)
+    }
+
+    public init(address: String?, priorForwardedFor: String?, scheme: String, host: String?) {
+        self.address = address
+        self.priorForwardedFor = priorForwardedFor
+        self.scheme = scheme
+        self.host = host
+    }
+}

@@ -121,6 +121,44 @@ struct RESTRoutePolicyTests {
         upstream.stop()
     }
 
+    @Test func trustedProxiesNameTheClient() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start(
+            "rest",
+            configYAML: """
+                services:
+                  echo: { endpoints: ["http://127.0.0.1:\(upstream.port)"] }
+                gateways:
+                  rest:
+                    trustedProxies: ["127.0.0.0/8"]
+                    routes:
+                      - { name: echo, match: { prefix: /echo }, service: echo, ipDeny: ["203.0.113.0/24"], rateLimit: { requests: 1, per: 1m } }
+                """)
+        let proxied = try await Resilience.call(
+            gateway.baseURL + "/echo/a",
+            headers: [
+                ("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "shop.example.com"),
+            ])
+        #expect(proxied.status == 200)
+        let echoed = try JSONDecoder().decode(EchoedRequest.self, from: Data(proxied.body))
+        #expect(echoed.header("x-forwarded-for") == "198.51.100.7, 127.0.0.1")
+        #expect(echoed.header("x-forwarded-proto") == "https")
+        #expect(echoed.header("x-forwarded-host") == "shop.example.com")
+        // Rate limits and IP rules see the forwarded client, not the proxy.
+        #expect(
+            try await Resilience.call(gateway.baseURL + "/echo/a", headers: [("X-Forwarded-For", "198.51.100.8")])
+                .status == 200)
+        #expect(
+            try await Resilience.call(gateway.baseURL + "/echo/a", headers: [("X-Forwarded-For", "198.51.100.7")])
+                .status == 429)
+        #expect(
+            try await Resilience.call(gateway.baseURL + "/echo/a", headers: [("X-Forwarded-For", "203.0.113.5")]).status
+                == 403)
+        await gateway.stop()
+        upstream.stop()
+    }
+
     @Test func badPoliciesAreRefusedAtLoad() {
         func errors(_ route: String) -> [ConfigError] {
             let yaml =
