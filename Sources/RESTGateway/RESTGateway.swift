@@ -5,8 +5,21 @@ public import GatewayHTTP
 import Logging
 import NIOCore
 import ServiceClient
+import Synchronization
 
-/// State shared by every connection of one REST gateway (immutable after start-up).
+/// The current `RESTGatewayShared`, swapped whole by a reload. A connection takes the current one at
+/// the start of each request and keeps it until that request ends.
+final class RESTSharedBox: Sendable {
+    private let box: Mutex<RESTGatewayShared>
+
+    init(_ shared: RESTGatewayShared) { box = Mutex(shared) }
+
+    var current: RESTGatewayShared { box.withLock { $0 } }
+
+    func replace(_ shared: RESTGatewayShared) { box.withLock { $0 = shared } }
+}
+
+/// State shared by every connection of one REST gateway (immutable; a reload builds a new one).
 final class RESTGatewayShared: Sendable {
     let routes: RouteTable<RESTRoute>
     let client: ServiceClient
@@ -47,19 +60,26 @@ final class RESTGatewayShared: Sendable {
 
 public enum RESTGateway {
     public static func build(_ env: GatewayEnvironment) async throws -> GatewayComponents {
-        let shared = try RESTGatewayShared(environment: env)
+        let box = RESTSharedBox(try RESTGatewayShared(environment: env))
         let server = RESTServer(
-            address: env.listener.listen, group: env.client.eventLoopGroup, shared: shared, logger: env.logger
+            address: env.listener.listen, group: env.client.eventLoopGroup, shared: box, logger: env.logger
         ) { port in
             await env.mainListenerBound(port: port)
         }
-        let routes = env.config.gateways.rest.routes.map { route in
+        // A reload compiles the new routes and policies first; only a complete set is swapped in.
+        return GatewayComponents(services: [server], routes: routeInfo(env)) { env in
+            box.replace(try RESTGatewayShared(environment: env))
+            return routeInfo(env)
+        }
+    }
+
+    static func routeInfo(_ env: GatewayEnvironment) -> [RouteInfo] {
+        env.config.gateways.rest.routes.map { route in
             RouteInfo(
                 name: route.name, match: (try? RouteMatcher(config: route.match).pathDescription) ?? "?",
                 methods: route.match.methods, target: route.service,
                 auth: route.auth.require.rawValue
                     + (route.auth.scopes.isEmpty ? "" : " " + route.auth.scopes.joined(separator: " ")))
         }
-        return GatewayComponents(services: [server], routes: routes)
     }
 }

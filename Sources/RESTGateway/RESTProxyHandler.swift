@@ -16,12 +16,15 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    let shared: RESTGatewayShared
+    let box: RESTSharedBox
+    /// The routes and policies of the request in progress (taken from the box at its start).
+    var shared: RESTGatewayShared
     var context: ChannelHandlerContext?
     var exchange: RESTExchange?
 
-    init(shared: RESTGatewayShared) {
-        self.shared = shared
+    init(box: RESTSharedBox) {
+        self.box = box
+        self.shared = box.current
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -77,6 +80,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         let requestID = RequestID.accept(head.headers.first(name: RequestID.headerName))
         let trace = GatewayTraceContext(
             traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
+        shared = box.current  // A reload applies from the next request on.
         let exchange = RESTExchange(head: head, requestID: requestID, trace: trace)
         self.exchange = exchange
         shared.metrics.requestStarted()

@@ -13,7 +13,7 @@ import ServiceLifecycle
 struct RESTServer: Service {
     let address: ListenAddress
     let group: any EventLoopGroup
-    let shared: RESTGatewayShared
+    let shared: RESTSharedBox
     let logger: Logger
     let onBound: @Sendable (Int) async -> Void
 
@@ -36,9 +36,9 @@ struct RESTServer: Service {
                     // (which refuses CR/LF) or checked by the proxy handler on the way in.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withErrorHandling: true, withOutboundHeaderValidation: false)
-                    if shared.compression.enabled {
+                    let compression = shared.current.compression
+                    if compression.enabled {
                         // NIOHTTPCompression negotiates gzip/deflate from Accept-Encoding and streams.
-                        let compression = shared.compression
                         try channel.pipeline.syncOperations.addHandler(
                             HTTPResponseCompressor(responseCompressionPredicate: { head, _ in
                                 compression.shouldCompress(
@@ -48,7 +48,7 @@ struct RESTServer: Service {
                                     ? .compressIfPossible : .doNotCompress
                             }))
                     }
-                    try channel.pipeline.syncOperations.addHandler(RESTProxyHandler(shared: shared))
+                    try channel.pipeline.syncOperations.addHandler(RESTProxyHandler(box: shared))
                 }
             }
             .bind(host: address.host, port: address.port).get()

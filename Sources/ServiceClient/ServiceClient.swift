@@ -1,3 +1,4 @@
+import Foundation
 // The one way any gateway talks to a microservice. Holds the registry of declared services, their
 // transports (the streaming NIO pools of the proxying gateways, AsyncHTTPClient for the translating
 // ones) and the background work that keeps endpoint state current (active health checks, DNS
@@ -8,6 +9,7 @@ public import Logging
 public import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 
 /// Per-call settings a gateway passes with a buffered request.
 public struct UpstreamCallOptions: Sendable {
@@ -35,30 +37,58 @@ public struct UpstreamCallOptions: Sendable {
 }
 
 public final class ServiceClient: Service, Sendable {
-    public let registry: ServiceRegistry
     public let identityHeaders: IdentityHeadersConfig
     public let eventLoopGroup: any EventLoopGroup
-    let transports: [String: HTTPRequestTransport]
     /// The streaming keep-alive pool of the proxying data path.
     public let http1Pool: HTTP1ConnectionPool
     /// Multiplexed HTTP/2 connections (h2c or TLS) for gRPC upstreams, used by the gRPC data path.
     public let http2Pool: HTTP2ConnectionPool
+    let tls: UpstreamTLSTable
     let healthChecker: HealthChecker
     let discovery: EndpointDiscovery
     let logger: Logger
 
+    /// What a reload replaces: the services and their async transports.
+    private struct Current {
+        var registry: ServiceRegistry
+        var transports: [String: HTTPRequestTransport]
+        var background: Task<Void, Never>?
+        var running = false
+    }
+    private let current: Mutex<Current>
+
     /// Default cap on a buffered upstream response.
     public static let defaultMaxResponseBytes = 16 << 20
+
+    /// The declared services as they stand (replaced by `reload`).
+    public var registry: ServiceRegistry { current.withLock { $0.registry } }
+
+    var transports: [String: HTTPRequestTransport] { current.withLock { $0.transports } }
 
     /// Builds the client for every declared service. Fails when a service's TLS files cannot be used.
     public init(
         config: PorticoConfig, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "portico.service-client")
     ) throws(GatewayError) {
-        self.registry = ServiceRegistry(config: config)
         self.identityHeaders = config.auth.identityHeaders
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        let tls = UpstreamTLSTable(try Self.tlsSettings(config))
+        self.tls = tls
+        let registry = ServiceRegistry(config: config)
+        var transports: [String: HTTPRequestTransport] = [:]
+        for (name, service) in registry.services where service.config.protocol != .grpc {
+            transports[name] = HTTPRequestTransport(
+                service: service, tls: tls[service: name], eventLoopGroup: eventLoopGroup)
+        }
+        self.current = Mutex(Current(registry: registry, transports: transports))
+        self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup, tls: tls)
+        self.http2Pool = HTTP2ConnectionPool(tls: tls, logger: logger)
+        self.healthChecker = HealthChecker(http2Pool: http2Pool, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.discovery = EndpointDiscovery(eventLoopGroup: eventLoopGroup, logger: logger)
+    }
+
+    private static func tlsSettings(_ config: PorticoConfig) throws(GatewayError) -> [String: UpstreamTLS] {
         var tls: [String: UpstreamTLS] = [:]
         for (name, service) in config.services {
             do throws(GatewayError) {
@@ -67,17 +97,68 @@ public final class ServiceClient: Service, Sendable {
                 throw GatewayError(.internalError, "service '\(name)': \(error.message)")
             }
         }
-        var transports: [String: HTTPRequestTransport] = [:]
-        for (name, service) in registry.services where service.config.protocol != .grpc {
-            transports[name] = HTTPRequestTransport(service: service, tls: tls[name], eventLoopGroup: eventLoopGroup)
+        return tls
+    }
+
+    /// Applies a new configuration's `services`: a service whose settings did not change keeps its
+    /// state (health, ejections, breaker) and connections; a changed or new one starts fresh; calls in
+    /// flight finish on what they started with. Health checks and discovery restart on the new set.
+    public func reload(config: PorticoConfig) throws(GatewayError) {
+        let settings = try Self.tlsSettings(config)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let retired = current.withLock { current -> [HTTPRequestTransport] in
+            var services: [String: UpstreamService] = [:]
+            var transports: [String: HTTPRequestTransport] = [:]
+            for (name, serviceConfig) in config.services {
+                if let existing = current.registry.services[name],
+                    (try? encoder.encode(existing.config)) == (try? encoder.encode(serviceConfig))
+                {
+                    services[name] = existing
+                    transports[name] = current.transports[name]
+                    continue
+                }
+                let service = UpstreamService(name: name, config: serviceConfig)
+                services[name] = service
+                if serviceConfig.protocol != .grpc {
+                    transports[name] = HTTPRequestTransport(
+                        service: service, tls: settings[name], eventLoopGroup: eventLoopGroup)
+                }
+            }
+            let kept = Set(transports.values.map { ObjectIdentifier($0) })
+            let retired = current.transports.values.filter { !kept.contains(ObjectIdentifier($0)) }
+            current.registry = ServiceRegistry(services: services)
+            current.transports = transports
+            return retired
         }
-        self.transports = transports
-        self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup, tls: tls)
-        self.http2Pool = HTTP2ConnectionPool(tls: tls, logger: logger)
-        self.healthChecker = HealthChecker(
-            registry: registry, transports: transports, http2Pool: http2Pool, eventLoopGroup: eventLoopGroup,
-            logger: logger)
-        self.discovery = EndpointDiscovery(registry: registry, eventLoopGroup: eventLoopGroup, logger: logger)
+        tls.replace(with: settings)
+        if current.withLock({ $0.running }) { startBackground() }
+        // Transports of removed or changed services close once their calls have had time to end.
+        let linger = config.services.values.map(\.requestTimeout.duration).max() ?? .seconds(15)
+        if !retired.isEmpty {
+            Task {
+                try? await Task.sleep(for: linger)
+                for transport in retired { await transport.shutdown() }
+            }
+        }
+    }
+
+    /// (Re)starts health checks and discovery for the current services.
+    private func startBackground() {
+        let (registry, transports) = current.withLock { ($0.registry, $0.transports) }
+        let task = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.healthChecker.run(registry: registry, transports: transports) }
+                group.addTask { await self.discovery.run(registry: registry) }
+            }
+        }
+        let previous = current.withLock { current in
+            let previous = current.background
+            current.background = task
+            current.running = true
+            return previous
+        }
+        previous?.cancel()
     }
 
     /// Sends a buffered request to `service` and returns its buffered response, applying the
@@ -88,6 +169,7 @@ public final class ServiceClient: Service, Sendable {
         _ request: UpstreamRequest, to service: String, context: UpstreamCallContext,
         options: UpstreamCallOptions = .init()
     ) async throws(GatewayError) -> UpstreamResponse {
+        let (registry, transports) = current.withLock { ($0.registry, $0.transports) }
         _ = try registry.service(service)
         guard let transport = transports[service] else {
             throw GatewayError(.internalError, "service '\(service)' speaks gRPC; use the gRPC transport")
@@ -106,12 +188,14 @@ public final class ServiceClient: Service, Sendable {
 
     /// Runs health checks and discovery until graceful shutdown, then closes every pool.
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.healthChecker.run() }
-            group.addTask { await self.discovery.run() }
-            try? await gracefulShutdown()
-            group.cancelAll()
+        startBackground()
+        try? await gracefulShutdown()
+        let background = current.withLock { current in
+            current.running = false
+            return current.background
         }
+        background?.cancel()
+        await background?.value
         await shutdown()
     }
 

@@ -43,7 +43,7 @@ import Testing
             $0.maxConnectionsPerEndpoint = 1
             $0.circuitBreaker.maxPendingRequests = 1
         }
-        let pool = HTTP1ConnectionPool(group: group, tls: [:])
+        let pool = HTTP1ConnectionPool(group: group, tls: UpstreamTLSTable())
         let loop = group.next()
         let address = service.addresses[0]
         let first = try await loop.flatSubmit { pool.lease(address, service: service, on: loop) }.get()
@@ -67,7 +67,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let listener = try await Listener(group: group)
         let service = Self.service(port: listener.port) { $0.idleTimeout = .milliseconds(100) }
-        let pool = HTTP1ConnectionPool(group: group, tls: [:])
+        let pool = HTTP1ConnectionPool(group: group, tls: UpstreamTLSTable())
         let loop = group.next()
         let lease = try await loop.flatSubmit { pool.lease(service.addresses[0], service: service, on: loop) }.get()
         try await loop.submit { lease.release(reusable: true) }.get()
@@ -83,7 +83,7 @@ import Testing
         let port = listener.port
         try await listener.channel.close()
         let service = Self.service(port: port) { _ in }
-        let pool = HTTP1ConnectionPool(group: group, tls: [:])
+        let pool = HTTP1ConnectionPool(group: group, tls: UpstreamTLSTable())
         let loop = group.next()
         do {
             _ = try await loop.flatSubmit { pool.lease(service.addresses[0], service: service, on: loop) }.get()

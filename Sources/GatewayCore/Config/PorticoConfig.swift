@@ -67,7 +67,7 @@ public struct LimitsConfig: Codable, Sendable {
 ///
 /// Keys: `logLevel` (`trace` … `critical`, default `info`), `logFormat` (`json` or `text`, default
 /// `json`), `accessLog` (default true). W3C trace context is always accepted and propagated.
-public struct ObservabilityConfig: Codable, Sendable {
+public struct ObservabilityConfig: Codable, Sendable, Equatable {
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var accessLog: Bool

@@ -27,7 +27,8 @@ public struct RouteInfo: Codable, Sendable {
 public enum AdminServer {
     /// Builds the admin application. `onBound` receives the bound port (for port 0).
     public static func makeApplication(
-        gateway: String, address: ListenAddress, readiness: Readiness, routes: [RouteInfo], registry: ServiceRegistry,
+        gateway: String, address: ListenAddress, readiness: Readiness, routes: @escaping @Sendable () -> [RouteInfo],
+        registry: @escaping @Sendable () -> ServiceRegistry, reload: (@Sendable () async -> ReloadOutcome)? = nil,
         logger: Logger, onBound: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
@@ -48,20 +49,34 @@ public enum AdminServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Observability.exposition())))
         }
-        let routesJSON =
-            (try? JSONEncoder.sorted.encode(["gateway": AnyEncodable(gateway), "routes": AnyEncodable(routes)]))
-            ?? Data()
         router.get("/routes") { _, _ in
-            Response(
+            let routesJSON =
+                (try? JSONEncoder.sorted.encode(["gateway": AnyEncodable(gateway), "routes": AnyEncodable(routes())]))
+                ?? Data()
+            return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: routesJSON)))
         }
         router.get("/upstreams") { _, _ in
-            let services = registry.services.values.sorted { $0.name < $1.name }.map { $0.snapshot() }
+            let services = registry().services.values.sorted { $0.name < $1.name }.map { $0.snapshot() }
             let data = (try? JSONEncoder.sorted.encode(["services": services])) ?? Data()
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.post("/reload") { _, _ in
+            let outcome =
+                await reload?()
+                ?? ReloadOutcome(status: "unsupported", errors: ["this gateway cannot reload"], notes: [], routes: nil)
+            let status: HTTPResponse.Status =
+                switch outcome.status {
+                case "reloaded": .ok
+                case "rejected": .badRequest
+                default: .notImplemented
+                }
+            return Response(
+                status: status, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: (try? JSONEncoder.sorted.encode(outcome)) ?? Data())))
         }
         var adminLogger = logger
         adminLogger.logLevel = .warning

@@ -48,14 +48,19 @@ public struct GatewayEnvironment: Sendable {
     }
 }
 
-/// What a gateway hands back: its long-lived services (listeners, workers) and its routes.
+/// What a gateway hands back: its long-lived services (listeners, workers), its routes, and how it
+/// applies a reloaded configuration (nil: the gateway cannot reload; it must be restarted).
 public struct GatewayComponents: Sendable {
+    public typealias Reload = @Sendable (GatewayEnvironment) async throws -> [RouteInfo]
+
     public var services: [any Service]
     public var routes: [RouteInfo]
+    public var reload: Reload?
 
-    public init(services: [any Service], routes: [RouteInfo]) {
+    public init(services: [any Service], routes: [RouteInfo], reload: Reload? = nil) {
         self.services = services
         self.routes = routes
+        self.reload = reload
     }
 }
 
@@ -141,9 +146,11 @@ public enum GatewayRunner {
             await client.shutdown()
             throw GatewayBuildError(underlying: error)
         }
+        let routes = RoutesBox(components.routes)
+        let reloader = GatewayReloader(environment: environment, apply: components.reload, routes: routes)
         let admin = AdminServer.makeApplication(
-            gateway: gateway, address: listener.admin, readiness: readiness, routes: components.routes,
-            registry: client.registry, logger: logger
+            gateway: gateway, address: listener.admin, readiness: readiness, routes: { routes.get() },
+            registry: { client.registry }, reload: { await reloader.reload() }, logger: logger
         ) { port in
             await listening.bound("admin", host: listener.admin.host, port: port)
         }
@@ -151,6 +158,7 @@ public enum GatewayRunner {
         // admin listener last so that /readyz reports draining until the end.
         var services: [any Service] = [admin, client]
         services.append(contentsOf: components.services)
+        services.append(ReloadSignal(reloader: reloader))
         // Last in the list, so first to hear of shutdown: /readyz turns 503 before the listeners drain.
         services.append(DrainSignal(readiness: readiness))
         var configuration = ServiceGroupConfiguration(

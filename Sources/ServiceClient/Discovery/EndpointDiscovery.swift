@@ -7,12 +7,10 @@ import Logging
 import NIOCore
 
 final class EndpointDiscovery: Sendable {
-    let registry: ServiceRegistry
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
 
-    init(registry: ServiceRegistry, eventLoopGroup: any EventLoopGroup, logger: Logger) {
-        self.registry = registry
+    init(eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
     }
@@ -24,8 +22,8 @@ final class EndpointDiscovery: Sendable {
 
     static func isIPLiteral(_ host: String) -> Bool { IPLiteral.isValid(host) }
 
-    /// Resolves until cancelled.
-    func run() async {
+    /// Resolves the services of `registry` until cancelled (a reload cancels and starts it again).
+    func run(registry: ServiceRegistry) async {
         await withTaskGroup(of: Void.self) { group in
             for service in registry.services.values where Self.needsDiscovery(service.config) {
                 group.addTask { await self.resolveLoop(service) }

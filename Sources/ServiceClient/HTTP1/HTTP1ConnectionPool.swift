@@ -67,9 +67,9 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     // Safety: `loops` is immutable after init; each `HTTP1LoopPool` is only used on its own event loop.
     private let loops: [ObjectIdentifier: HTTP1LoopPool]
     let loopCount: Int
-    let tls: [String: UpstreamTLS]
+    let tls: UpstreamTLSTable
 
-    init(group: any EventLoopGroup, tls: [String: UpstreamTLS]) {
+    init(group: any EventLoopGroup, tls: UpstreamTLSTable) {
         var loops: [ObjectIdentifier: HTTP1LoopPool] = [:]
         for loop in group.makeIterator() {
             loops[ObjectIdentifier(loop)] = HTTP1LoopPool(eventLoop: loop)
@@ -92,7 +92,7 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
                 GatewayError(.internalError, "event loop is not part of the pool's group"))
         }
         let limit = max(1, service.config.maxConnectionsPerEndpoint / loopCount)
-        return pool.lease(address, service: service, limit: limit, tls: tls[service.name])
+        return pool.lease(address, service: service, limit: limit, tls: tls[service: service.name])
     }
 
     /// Closes every idle connection.

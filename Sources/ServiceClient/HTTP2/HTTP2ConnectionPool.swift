@@ -29,18 +29,18 @@ public struct HTTP2UpstreamStream: Sendable {
 /// Standalone, it is also a `Service` whose `run()` waits for graceful shutdown, then closes every connection.
 public final class HTTP2ConnectionPool: Service, Sendable {
     let logger: Logger
-    let tls: [String: UpstreamTLS]
+    let tls: UpstreamTLSTable
     private let loops = Mutex<[ObjectIdentifier: NIOLoopBound<HTTP2LoopPool>]>([:])
     private let isShutDown = Atomic<Bool>(false)
 
-    init(tls: [String: UpstreamTLS], logger: Logger) {
+    init(tls: UpstreamTLSTable, logger: Logger) {
         self.tls = tls
         self.logger = logger
     }
 
     /// A standalone pool for plaintext (h2c) endpoints.
     public convenience init(logger: Logger = Logger(label: "portico.service-client.http2")) {
-        self.init(tls: [:], logger: logger)
+        self.init(tls: UpstreamTLSTable(), logger: logger)
     }
 
     /// Opens a new stream to `address` of `service` on a pooled connection bound to `eventLoop`.
@@ -54,7 +54,7 @@ public final class HTTP2ConnectionPool: Service, Sendable {
         guard !isShutDown.load(ordering: .relaxed) else {
             return eventLoop.makeFailedFuture(GatewayError(.unavailable, "the gateway is shutting down"))
         }
-        return loopPool(for: eventLoop).openStream(service: service, endpoint: address, tls: tls[service.name])
+        return loopPool(for: eventLoop).openStream(service: service, endpoint: address, tls: tls[service: service.name])
     }
 
     /// Number of open (or opening) connections on `eventLoop`, for tests and the admin view.

@@ -8,33 +8,28 @@ import NIOCore
 import NIOHTTP1
 
 final class HealthChecker: Sendable {
-    let registry: ServiceRegistry
-    let transports: [String: HTTPRequestTransport]
     let http2Pool: HTTP2ConnectionPool
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
 
     init(
-        registry: ServiceRegistry, transports: [String: HTTPRequestTransport], http2Pool: HTTP2ConnectionPool,
-        eventLoopGroup: any EventLoopGroup, logger: Logger
+        http2Pool: HTTP2ConnectionPool, eventLoopGroup: any EventLoopGroup, logger: Logger
     ) {
-        self.registry = registry
-        self.transports = transports
         self.http2Pool = http2Pool
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
     }
 
-    /// Checks until cancelled.
-    func run() async {
+    /// Checks the services of `registry` until cancelled (a reload cancels and starts it again).
+    func run(registry: ServiceRegistry, transports: [String: HTTPRequestTransport]) async {
         await withTaskGroup(of: Void.self) { group in
             for service in registry.services.values where service.config.healthCheck != nil {
-                group.addTask { await self.checkLoop(service) }
+                group.addTask { await self.checkLoop(service, client: transports[service.name]?.client) }
             }
         }
     }
 
-    private func checkLoop(_ service: UpstreamService) async {
+    private func checkLoop(_ service: UpstreamService, client: HTTPClient?) async {
         guard let check = service.config.healthCheck else { return }
         let kind = check.type ?? (service.config.protocol == .grpc ? .grpc : .http)
         while !Task.isCancelled {
@@ -42,7 +37,7 @@ final class HealthChecker: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 for address in service.addresses {
                     group.addTask {
-                        let healthy = await self.probe(address, of: service, check: check, kind: kind)
+                        let healthy = await self.probe(address, of: service, check: check, kind: kind, client: client)
                         guard !Task.isCancelled else { return }
                         service.recordHealthCheck(address, healthy: healthy)
                     }
@@ -54,7 +49,8 @@ final class HealthChecker: Sendable {
     }
 
     private func probe(
-        _ address: UpstreamAddress, of service: UpstreamService, check: HealthCheckConfig, kind: HealthCheckConfig.Kind
+        _ address: UpstreamAddress, of service: UpstreamService, check: HealthCheckConfig, kind: HealthCheckConfig.Kind,
+        client: HTTPClient?
     ) async -> Bool {
         switch kind {
         case .grpc:
@@ -62,7 +58,7 @@ final class HealthChecker: Sendable {
                 address, service: service, serviceName: check.grpcService, timeout: check.timeout.duration,
                 pool: http2Pool, eventLoop: eventLoopGroup.next())
         case .http:
-            guard let client = transports[service.name]?.client else { return false }
+            guard let client else { return false }
             let host = HTTPRequestTransport.urlHost(address)
             var request = HTTPClientRequest(url: "\(address.url.scheme)://\(host):\(address.port)\(check.path)")
             request.headers.add(name: "host", value: address.url.authority)

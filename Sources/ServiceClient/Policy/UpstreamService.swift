@@ -320,6 +320,10 @@ public struct ServiceRegistry: Sendable {
             uniqueKeysWithValues: config.services.map { ($0.key, UpstreamService(name: $0.key, config: $0.value)) })
     }
 
+    init(services: [String: UpstreamService]) {
+        self.services = services
+    }
+
     public func service(_ name: String) throws(GatewayError) -> UpstreamService {
         guard let service = services[name] else {
             throw GatewayError(.noHealthyUpstream, "service '\(name)' is not declared")

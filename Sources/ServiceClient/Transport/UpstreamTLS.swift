@@ -5,6 +5,7 @@ import GatewayCore
 import NIOCore
 import NIOSSL
 import NIOTLS
+import Synchronization
 
 struct UpstreamTLS: Sendable {
     /// For AsyncHTTPClient (which sets its own ALPN).
@@ -109,4 +110,17 @@ final class TLSHandshakeObserver: ChannelInboundHandler, RemovableChannelHandler
         complete(.failure(ChannelError.ioOnClosedChannel))
         context.fireChannelInactive()
     }
+}
+
+/// The TLS settings of every service by name, shared by the NIO pools and replaced on reload.
+final class UpstreamTLSTable: Sendable {
+    private let table: Mutex<[String: UpstreamTLS]>
+
+    init(_ table: [String: UpstreamTLS] = [:]) {
+        self.table = Mutex(table)
+    }
+
+    subscript(service service: String) -> UpstreamTLS? { table.withLock { $0[service] } }
+
+    func replace(with table: [String: UpstreamTLS]) { self.table.withLock { $0 = table } }
 }
