@@ -114,18 +114,19 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         }
         let host = head.headers.first(name: "host").map { Self.hostWithoutPort($0) }
         let headers = head.headers
+        // Route conditions read headers, and query parameters through names starting with "?".
+        let lookup: (String) -> String? = { name in
+            name.hasPrefix(RouteRequest.queryPrefix)
+                ? QueryString.value(of: String(name.dropFirst()), in: query) : headers.first(name: name)
+        }
         // A CORS preflight is routed as the request it announces; a route without CORS sees a plain OPTIONS.
         var preflight = CORSPolicy.preflightMethod(head)
         var match = shared.routes.match(
-            RouteRequest(method: preflight ?? head.method.rawValue, path: Substring(path), host: host) { name in
-                headers.first(name: name)
-            })
+            RouteRequest(method: preflight ?? head.method.rawValue, path: Substring(path), host: host, header: lookup))
         if preflight != nil, case .matched(let route, _) = match, route.cors == nil {
             preflight = nil
             match = shared.routes.match(
-                RouteRequest(method: head.method.rawValue, path: Substring(path), host: host) { name in
-                    headers.first(name: name)
-                })
+                RouteRequest(method: head.method.rawValue, path: Substring(path), host: host, header: lookup))
         }
         switch match {
         case .notFound:

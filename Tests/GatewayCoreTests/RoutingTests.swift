@@ -120,4 +120,38 @@ struct RoutingTests {
         let template = try PathTemplate.parse("/users/{id}").get()
         #expect(template.render(["id": "a b"]) == "/users/a%20b")
     }
+
+    @Test func queryAndPresenceConditions() throws {
+        let t = try table([
+            ("v2", .init(prefix: "/items", query: ["version": "2"])),
+            ("debug", .init(prefix: "/items", headers: ["x-debug": "*"])),
+            ("any-filter", .init(prefix: "/items", query: ["filter": "*"])),
+            ("plain", .init(prefix: "/items")),
+        ])
+        func lookup(_ query: Substring?, _ headers: [String: String] = [:]) -> (String) -> String? {
+            { name in
+                name.hasPrefix(RouteRequest.queryPrefix)
+                    ? QueryString.value(of: String(name.dropFirst()), in: query) : headers[name]
+            }
+        }
+        func route(_ query: Substring?, _ headers: [String: String] = [:]) -> String? {
+            let request = RouteRequest(method: "GET", path: "/items", host: nil, header: lookup(query, headers))
+            if case .matched(let name, _) = t.match(request) { return name }
+            return nil
+        }
+        #expect(route("version=2") == "v2")
+        #expect(route("a=1&version=2") == "v2")
+        #expect(route("version=3") == "plain")
+        #expect(route("filter=") == "any-filter")
+        #expect(route(nil, ["x-debug": "yes"]) == "debug")
+        #expect(route(nil) == "plain")
+        #expect(QueryString.value(of: "q", in: "q=a+b%21") == "a b!")
+        #expect(QueryString.value(of: "flag", in: "flag") == "")
+        // The same query condition twice on one path is a conflict.
+        #expect(throws: (any Error).self) {
+            try table([
+                ("a", .init(prefix: "/x", query: ["v": "1"])), ("b", .init(prefix: "/x", query: ["v": "1"])),
+            ])
+        }
+    }
 }

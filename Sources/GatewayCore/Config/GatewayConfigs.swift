@@ -144,23 +144,27 @@ public struct HTTPRouteConfig: Codable, Sendable {
 ///
 /// Keys: `path` (exact path or template: `/users/{id}`, with an optional trailing `*` or `{name...}`
 /// that matches the rest), `prefix` (any path under this prefix; exactly one of `path`/`prefix`),
-/// `methods` (default any), `host` (exact, or `*.example.com`), `headers` (name to exact value).
+/// `methods` (default any), `host` (exact, or `*.example.com`), `headers` (name to exact value, or
+/// `"*"` for present), `query` (query parameter to exact value, or `"*"`; REST routes).
 public struct RouteMatchConfig: Codable, Sendable {
     public var path: String?
     public var prefix: String?
     public var methods: [String]
     public var host: String?
     public var headers: [String: String]
+    /// Query parameter name to exact value (`"*"`: present with any value). REST only.
+    public var query: [String: String]
 
     public init(
         path: String? = nil, prefix: String? = nil, methods: [String] = [], host: String? = nil,
-        headers: [String: String] = [:]
+        headers: [String: String] = [:], query: [String: String] = [:]
     ) {
         self.path = path
         self.prefix = prefix
         self.methods = methods
         self.host = host
         self.headers = headers
+        self.query = query
     }
 
     public init(from decoder: any Decoder) throws {
@@ -170,6 +174,7 @@ public struct RouteMatchConfig: Codable, Sendable {
         methods = try c.value(.methods, or: [])
         host = try c.decodeIfPresent(String.self, forKey: .host)
         headers = try c.value(.headers, or: [:])
+        query = try c.value(.query, or: [:])
     }
 }
 

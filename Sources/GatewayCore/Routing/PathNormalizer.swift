@@ -1,6 +1,8 @@
 // Request paths are normalised before routing so that no encoding reaches a route its policy would
 // refuse: percent-encoded unreserved characters are decoded, dot segments resolved, duplicate slashes
 // collapsed. An encoded slash (%2F) stays encoded, so it can never split a segment.
+import Foundation
+
 public enum PathNormalizer {
     /// The normalised path, or nil when it cannot be made safe (climbs above the root, NUL, bad escape).
     public static func normalize(_ path: Substring) -> String? {
@@ -71,5 +73,24 @@ public enum PathNormalizer {
         default:
             return false
         }
+    }
+}
+
+/// Query strings as routing reads them.
+public enum QueryString {
+    /// The value of the first parameter called `name` (percent-decoded, `+` as space), or nil.
+    public static func value(of name: String, in query: Substring?) -> String? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard decode(parts[0]) == name else { continue }
+            return parts.count == 2 ? decode(parts[1]) : ""
+        }
+        return nil
+    }
+
+    static func decode(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 }

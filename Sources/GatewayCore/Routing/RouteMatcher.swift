@@ -3,6 +3,9 @@
 
 /// The parts of a request that routing looks at.
 public struct RouteRequest {
+    /// Header lookups for names starting with this are query parameter lookups.
+    public static let queryPrefix = "?"
+
     public var method: String
     /// The path without the query string, already normalised.
     public var path: Substring
@@ -64,7 +67,12 @@ public struct RouteMatcher: Sendable {
         }
         self.methods = Set(config.methods.map { $0.uppercased() })
         self.host = config.host?.lowercased()
-        self.headers = config.headers.map { (name: $0.key.lowercased(), value: $0.value) }.sorted { $0.name < $1.name }
+        // Query conditions ride along as headers named `?name`: a request's lookup answers them from its
+        // query string, so precedence and conflict detection treat them alike.
+        self.headers =
+            (config.headers.map { (name: $0.key.lowercased(), value: $0.value) }
+            + config.query.map { (name: RouteRequest.queryPrefix + $0.key, value: $0.value) })
+            .sorted { $0.name < $1.name }
     }
 
     /// Path parameters when the path matches, nil otherwise.
@@ -90,7 +98,7 @@ public struct RouteMatcher: Sendable {
     }
 
     public func matchesHeaders(_ header: (String) -> String?) -> Bool {
-        headers.allSatisfy { header($0.name) == $0.value }
+        headers.allSatisfy { $0.value == "*" ? header($0.name) != nil : header($0.name) == $0.value }
     }
 
     public func matchesMethod(_ method: String) -> Bool {

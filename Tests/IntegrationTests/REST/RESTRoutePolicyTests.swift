@@ -29,6 +29,7 @@ struct RESTRoutePolicyTests {
                 service: echo
                 rewrite: { stripPrefix: /cors, addPrefix: /echo }
                 cors: { allowOrigins: ["https://app.example.com"], allowHeaders: [Authorization, Content-Type], exposeHeaders: [X-Total], maxAge: 5m }
+              - { name: by-query, match: { prefix: /edited, query: { v: "2" } }, service: echo, rewrite: { stripPrefix: /edited, addPrefix: /echo/v2 } }
               - { name: limited, match: { prefix: /limited }, service: echo, rewrite: { stripPrefix: /limited, addPrefix: /echo }, rateLimit: { requests: 3, per: 1m } }
         """
     }
@@ -45,6 +46,19 @@ struct RESTRoutePolicyTests {
         #expect(echoed.headers["x-debug"] == nil)
         #expect(reply.headers.first(name: "cache-control") == "no-store")
         #expect(reply.headers.first(name: "content-type") == nil)
+        await gateway.stop()
+        upstream.stop()
+    }
+
+    @Test func queryConditionsPickTheRoute() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start("rest", configYAML: Self.config(upstream: upstream.port))
+        let v2 = try JSONDecoder().decode(
+            EchoedRequest.self, from: Data(try await Resilience.call(gateway.baseURL + "/edited/x?v=2").body))
+        #expect(v2.path == "/echo/v2/x?v=2")
+        let other = try JSONDecoder().decode(
+            EchoedRequest.self, from: Data(try await Resilience.call(gateway.baseURL + "/edited/x?v=1").body))
+        #expect(other.path == "/echo/x?v=1")
         await gateway.stop()
         upstream.stop()
     }
