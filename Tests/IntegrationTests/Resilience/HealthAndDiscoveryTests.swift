@@ -11,7 +11,7 @@ struct HealthAndDiscoveryTests {
         let a = try await FaultyUpstream.start(name: "a")
         let b = try await FaultyUpstream.start(name: "b")
         let gateway = try await RESTResilienceTests.gateway(
-            [a, b], policy: "healthCheck: { path: /health, interval: 1s, timeout: 1s, unhealthyThreshold: 2 }")
+            [a, b], policy: "healthCheck: { path: /health, interval: 1s, timeout: 1s, unhealthyThreshold: 3 }")
         a.setHealthy(false)
         #expect(
             try await Resilience.eventually {
