@@ -31,6 +31,17 @@ final class RESTExchange {
     var call: UpstreamCall?
     /// The client as policies and the upstream see it (behind trusted proxies: from X-Forwarded-*).
     var client = ForwardedClient(address: nil, priorForwardedFor: nil, scheme: "http", host: nil)
+    /// A copy of the request on its way to a shadow service (body collected until the request ends).
+    var mirror: MirrorCopy?
+
+    struct MirrorCopy {
+        let mirror: RESTMirror
+        let path: String
+        let identity: Identity?
+        var body: [ByteBuffer]
+        var bytes: Int
+    }
+
     /// Headers every response to this request carries (CORS).
     var extraResponseHeaders: [(String, String)] = []
     var deadline: CallDeadline?

@@ -26,6 +26,19 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             }
             exchange.extraResponseHeaders += headers
         }
+        // Shadow traffic: a copy goes to the mirror service once the whole request is here.
+        if let mirror = route.mirror, exchange.mirror == nil, mirror.config.chooses(), mirror.begin() {
+            var body: [ByteBuffer] = []
+            for case .body(let buffer) in exchange.pending { body.append(buffer) }
+            let bytes = body.reduce(0) { $0 + $1.readableBytes }
+            if bytes <= mirror.config.maxBody.bytes {
+                exchange.mirror = .init(
+                    mirror: mirror, path: upstreamPath, identity: identity, body: body, bytes: bytes)
+                if exchange.requestEnded { sendMirror() }
+            } else {
+                mirror.abandon()
+            }
+        }
         // A canary split sends this request to the canary service's copy of the route.
         if let canary = route.canary {
             let key = canary.config.stickyOn?.key(header: { head.headers.first(name: $0) })
@@ -64,6 +77,19 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
                 closeAfter: false)
         }
         attempt()
+    }
+
+    /// Sends the mirror copy, if one is being collected, now that the request has ended.
+    func sendMirror() {
+        guard let exchange, let copy = exchange.mirror, let context else { return }
+        exchange.mirror = nil
+        let callContext = UpstreamCallContext(
+            requestID: exchange.requestID, trace: exchange.trace, identity: copy.identity,
+            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: exchange.client.scheme,
+            clientHost: exchange.client.host, priorForwardedFor: exchange.client.priorForwardedFor)
+        copy.mirror.send(
+            head: exchange.head, path: copy.path, body: copy.body, context: callContext, client: shared.client,
+            managed: shared.managedHeaders, logger: shared.logger)
     }
 
     /// Starts one try: picks an endpoint and leases a connection to it.

@@ -40,6 +40,16 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         case .body(let buffer):
             guard let exchange else { return }
             exchange.bodyBytes += buffer.readableBytes
+            if var copy = exchange.mirror {
+                copy.bytes += buffer.readableBytes
+                if copy.bytes > copy.mirror.config.maxBody.bytes {
+                    copy.mirror.abandon()  // Too big to copy: the shadow gets nothing.
+                    exchange.mirror = nil
+                } else {
+                    copy.body.append(buffer)
+                    exchange.mirror = copy
+                }
+            }
             if exchange.bodyBytes > shared.maxBodyBytes && !exchange.responseStarted && exchange.phase != .answered {
                 fail(
                     GatewayError(
@@ -51,6 +61,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         case .end:
             guard let exchange else { return }
             exchange.requestEnded = true
+            sendMirror()
             forwardOrQueue(part)
             if exchange.phase == .answered { finishAnswered() }
         }
@@ -205,6 +216,8 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        exchange?.mirror?.mirror.abandon()
+        exchange?.mirror = nil
         if let exchange, exchange.phase != .finished {
             exchange.cancelTimers()
             abandonUpstream()

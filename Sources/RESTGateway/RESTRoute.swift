@@ -19,6 +19,7 @@ struct RESTRoute: Sendable {
     let rateLimiter: RateLimiter?
     /// The same route to the canary service, and how requests are split.
     let canary: Canary?
+    let mirror: RESTMirror?
 
     final class Canary: Sendable {
         let route: RESTRoute
@@ -44,10 +45,12 @@ struct RESTRoute: Sendable {
         self.ipRules = config.ipRules
         self.cors = config.cors
         self.rateLimiter = config.rateLimit.map { RateLimiter(config: $0) }
+        self.mirror = config.mirror.map { RESTMirror(config: $0) }
         if let canaryConfig = config.canary, let canaryService {
             var plain = config
             plain.canary = nil
             plain.rateLimit = nil  // One limit for the route, taken before the split.
+            plain.mirror = nil  // Mirrored (or not) before the split too.
             self.canary = Canary(route: RESTRoute(config: plain, service: canaryService), config: canaryConfig)
         } else {
             self.canary = nil

@@ -90,6 +90,16 @@ public enum ConfigValidator {
                 problems += ServiceConfigValidator.validate(retry: retry, at: path + ["retry"])
             }
             problems += RoutePolicyValidator.validate(route, at: path, identityHeaders: config.auth.identityHeaders)
+            if let mirror = route.mirror {
+                requireService(mirror.service, at: path + ["mirror", "service"])
+                requireHTTPService(mirror.service, at: path + ["mirror", "service"])
+                if !(0...100).contains(mirror.percent) {
+                    problems.append(.init(path + ["mirror", "percent"], "must be between 0 and 100"))
+                }
+                if mirror.maxInFlight < 1 {
+                    problems.append(.init(path + ["mirror", "maxInFlight"], "must be at least 1"))
+                }
+            }
             if let canary = route.canary {
                 requireService(canary.service, at: path + ["canary", "service"])
                 requireHTTPService(canary.service, at: path + ["canary", "service"])

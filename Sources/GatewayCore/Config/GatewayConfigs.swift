@@ -84,7 +84,7 @@ public struct CompressionConfig: Codable, Sendable {
 /// `timeout` (overrides the service's `requestTimeout`), `retry` (``RetryConfig``; replaces the
 /// service's retry policy for this route), `headers` (``RouteHeadersConfig``), `ipAllow` and
 /// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``), `rateLimit`
-/// (``RateLimitConfig``), `canary` (``CanaryConfig``).
+/// (``RateLimitConfig``), `canary` (``CanaryConfig``), `mirror` (``MirrorConfig``).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -99,6 +99,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var cors: CORSConfig?
     public var rateLimit: RateLimitConfig?
     public var canary: CanaryConfig?
+    public var mirror: MirrorConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -117,6 +118,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.cors = nil
         self.rateLimit = nil
         self.canary = nil
+        self.mirror = nil
     }
 
     /// The route's client IP rules.
@@ -137,6 +139,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         cors = try c.decodeIfPresent(CORSConfig.self, forKey: .cors)
         rateLimit = try c.decodeIfPresent(RateLimitConfig.self, forKey: .rateLimit)
         canary = try c.decodeIfPresent(CanaryConfig.self, forKey: .canary)
+        mirror = try c.decodeIfPresent(MirrorConfig.self, forKey: .mirror)
     }
 }
 

@@ -245,3 +245,38 @@ public struct ForwardedClient: Sendable, Equatable {
         self.host = host
     }
 }
+
+/// Request mirroring (shadow traffic): a copy of `percent` of the route's requests goes to `service`
+/// as well; its answer is discarded and never delays or changes the client's. Only requests whose
+/// body is at most `maxBody` (default 64KiB) are copied; at most `maxInFlight` copies (default 64)
+/// are in flight per route, further ones are skipped. Copies carry `X-Portico-Shadow: true`.
+public struct MirrorConfig: Codable, Sendable, Equatable {
+    public var service: String
+    public var percent: Int
+    public var maxBody: ByteSize
+    public var maxInFlight: Int
+
+    public init(service: String, percent: Int = 100, maxBody: ByteSize = .init(bytes: 64 << 10), maxInFlight: Int = 64)
+    {
+        self.service = service
+        self.percent = percent
+        self.maxBody = maxBody
+        self.maxInFlight = maxInFlight
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        service = try c.decode(String.self, forKey: .service)
+        percent = try c.value(.percent, or: 100)
+        maxBody = try c.value(.maxBody, or: .init(bytes: 64 << 10))
+        maxInFlight = try c.value(.maxInFlight, or: 64)
+    }
+
+    /// Whether this request is copied (before the body and in-flight limits).
+    public func chooses() -> Bool {
+        guard percent > 0 else { return false }
+        if percent >= 100 { return true }
+        var random = FastRandom()
+        return random.next() % 100 < UInt64(percent)
+    }
+}

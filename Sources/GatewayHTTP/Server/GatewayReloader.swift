@@ -4,7 +4,7 @@
 // flight finish on what they started with and new ones see the new file. An invalid file changes
 // nothing. Listener addresses and observability settings need a restart (the answer says so).
 import Foundation
-public import GatewayCore
+import GatewayCore
 import Logging
 import ServiceClient
 import ServiceLifecycle
