@@ -19,6 +19,9 @@ final class RESTExchange {
     var replayable = true
     var requestEnded = false
     var bodyBytes = 0
+    /// The request body limit: the gateway's, then the matched route's.
+    var maxBodyBytes = Int.max
+    var responseBytes = 0
     var lease: UpstreamLease?
     var phase: Phase = .preparing
     var responseStarted = false

@@ -234,6 +234,17 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             exchange.responseStarted = true
             exchange.responseStatus = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
+            if let limit = exchange.target?.route.maxResponseBytes,
+                let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > limit
+            {
+                abandonUpstream()
+                exchange.call?.finish(.cancelled)
+                return fail(
+                    GatewayError(
+                        .upstreamError,
+                        "the service's response is larger than \(ByteSize(bytes: limit)), this route's limit"),
+                    closeAfter: false)
+            }
             // Committed to this response: nothing will be replayed any more.
             exchange.replayable = false
             exchange.sentBody.removeAll()
@@ -260,6 +271,20 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
                     .head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))),
                 promise: nil)
         case .body(let buffer):
+            exchange.responseBytes += buffer.readableBytes
+            if let limit = exchange.target?.route.maxResponseBytes, exchange.responseBytes > limit {
+                // Too late for an error status: cut the response so the client sees it incomplete.
+                shared.logger.warning(
+                    "response cut at the route's limit",
+                    metadata: ["route": "\(exchange.routeName)", "limit": "\(ByteSize(bytes: limit))"])
+                exchange.cancelTimers()
+                abandonUpstream()
+                exchange.call?.finish(.cancelled)
+                exchange.phase = .finished
+                complete(status: exchange.responseStatus)
+                context.close(promise: nil)
+                return
+            }
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
             exchange.cancelTimers()

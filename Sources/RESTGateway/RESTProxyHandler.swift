@@ -50,10 +50,10 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                     exchange.mirror = copy
                 }
             }
-            if exchange.bodyBytes > shared.maxBodyBytes && !exchange.responseStarted && exchange.phase != .answered {
+            if exchange.bodyBytes > exchange.maxBodyBytes && !exchange.responseStarted && exchange.phase != .answered {
                 fail(
                     GatewayError(
-                        .payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"),
+                        .payloadTooLarge, "the request body is larger than \(ByteSize(bytes: exchange.maxBodyBytes))"),
                     closeAfter: true)
                 return
             }
@@ -93,6 +93,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
             traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
         shared = box.current  // A reload applies from the next request on.
         let exchange = RESTExchange(head: head, requestID: requestID, trace: trace)
+        exchange.maxBodyBytes = shared.maxBodyBytes
         self.exchange = exchange
         shared.metrics.requestStarted()
 
@@ -105,12 +106,6 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         }
         if Set(lengths).count > 1 {
             return fail(GatewayError(.badRequest, "conflicting Content-Length values"), closeAfter: true)
-        }
-        if let length = lengths.first.flatMap({ Int($0) }), length > shared.maxBodyBytes {
-            return fail(
-                GatewayError(
-                    .payloadTooLarge, "the request body is larger than \(ByteSize(bytes: shared.maxBodyBytes))"),
-                closeAfter: true)
         }
         for (_, value) in head.headers where value.contains("\r") || value.contains("\n") {
             return fail(GatewayError(.badRequest, "header values must not contain CR or LF"), closeAfter: true)
@@ -148,6 +143,14 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                 extraHeaders: [("Allow", allowed.joined(separator: ", "))])
         case .matched(let route, let parameters):
             exchange.routeName = route.name
+            // The body limit is the route's when it sets one, else the gateway's.
+            let limit = route.maxRequestBytes ?? shared.maxBodyBytes
+            exchange.maxBodyBytes = limit
+            if let length = lengths.first.flatMap({ Int($0) }), length > limit {
+                return fail(
+                    GatewayError(.payloadTooLarge, "the request body is larger than \(ByteSize(bytes: limit))"),
+                    closeAfter: true)
+            }
             exchange.client = ForwardedClient(
                 peer: context.channel.remoteAddress?.ipAddress, trusted: shared.trustedProxies,
                 forwardedFor: head.headers["x-forwarded-for"], proto: head.headers.first(name: "x-forwarded-proto"),

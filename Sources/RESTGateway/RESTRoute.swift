@@ -20,6 +20,9 @@ struct RESTRoute: Sendable {
     /// The same route to the canary service, and how requests are split.
     let canary: Canary?
     let mirror: RESTMirror?
+    /// The route's own request body limit, if it sets one.
+    let maxRequestBytes: Int?
+    let maxResponseBytes: Int?
 
     final class Canary: Sendable {
         let route: RESTRoute
@@ -46,6 +49,8 @@ struct RESTRoute: Sendable {
         self.cors = config.cors
         self.rateLimiter = config.rateLimit.map { RateLimiter(config: $0) }
         self.mirror = config.mirror.map { RESTMirror(config: $0) }
+        self.maxRequestBytes = config.maxRequestBodySize?.bytes
+        self.maxResponseBytes = config.maxResponseBodySize?.bytes
         if let canaryConfig = config.canary, let canaryService {
             var plain = config
             plain.canary = nil

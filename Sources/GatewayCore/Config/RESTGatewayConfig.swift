@@ -85,7 +85,8 @@ public struct CompressionConfig: Codable, Sendable {
 /// `timeout` (overrides the service's `requestTimeout`), `retry` (``RetryConfig``; replaces the
 /// service's retry policy for this route), `headers` (``RouteHeadersConfig``), `ipAllow` and
 /// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``), `rateLimit`
-/// (``RateLimitConfig``), `canary` (``CanaryConfig``), `mirror` (``MirrorConfig``).
+/// (``RateLimitConfig``), `canary` (``CanaryConfig``), `mirror` (``MirrorConfig``),
+/// `maxRequestBodySize` and `maxResponseBodySize`.
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -101,6 +102,11 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var rateLimit: RateLimitConfig?
     public var canary: CanaryConfig?
     public var mirror: MirrorConfig?
+    /// Overrides `limits.maxRequestBodySize` for this route.
+    public var maxRequestBodySize: ByteSize?
+    /// The largest response passed on: a larger declared `Content-Length` gets 502; a streamed body
+    /// that grows past it is cut (the connection closes). Default: no limit.
+    public var maxResponseBodySize: ByteSize?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -120,6 +126,8 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.rateLimit = nil
         self.canary = nil
         self.mirror = nil
+        self.maxRequestBodySize = nil
+        self.maxResponseBodySize = nil
     }
 
     /// The route's client IP rules.
@@ -141,6 +149,8 @@ public struct HTTPRouteConfig: Codable, Sendable {
         rateLimit = try c.decodeIfPresent(RateLimitConfig.self, forKey: .rateLimit)
         canary = try c.decodeIfPresent(CanaryConfig.self, forKey: .canary)
         mirror = try c.decodeIfPresent(MirrorConfig.self, forKey: .mirror)
+        maxRequestBodySize = try c.decodeIfPresent(ByteSize.self, forKey: .maxRequestBodySize)
+        maxResponseBodySize = try c.decodeIfPresent(ByteSize.self, forKey: .maxResponseBodySize)
     }
 }
 

@@ -201,3 +201,38 @@ struct RESTRoutePolicyTests {
         #expect(zero.first?.path == "gateways.rest.routes[0].rateLimit.requests")
     }
 }
+
+@Suite("REST size limits", .serialized)
+struct RESTSizeLimitTests {
+    @Test func routesSetTheirOwnRequestAndResponseLimits() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start(
+            "rest",
+            configYAML: """
+                services:
+                  echo: { endpoints: ["http://127.0.0.1:\(upstream.port)"] }
+                limits:
+                  maxRequestBodySize: 64KiB
+                gateways:
+                  rest:
+                    routes:
+                      - { name: uploads, match: { prefix: /uploads }, service: echo, rewrite: { stripPrefix: /uploads, addPrefix: /echo }, maxRequestBodySize: 256KiB }
+                      - { name: small, match: { prefix: /small }, service: echo, rewrite: { stripPrefix: /small, addPrefix: /echo }, maxRequestBodySize: 1KiB }
+                      - { name: capped, match: { prefix: /stream }, service: echo, maxResponseBodySize: 8KiB }
+                """)
+        let body = [UInt8](repeating: 7, count: 100 << 10)
+        #expect(try await Resilience.call(gateway.baseURL + "/uploads/x", method: .POST, body: body).status == 200)
+        let small = try await Resilience.call(
+            gateway.baseURL + "/small/x", method: .POST, body: [UInt8](repeating: 1, count: 2048))
+        #expect(small.status == 413)
+        #expect(small.text.contains("1KiB"))
+        // Within the cap the response passes; a streamed one past it is cut short.
+        #expect(try await Resilience.call(gateway.baseURL + "/stream/4").body.count == 4096)
+        await #expect(throws: (any Error).self) {
+            let reply = try await Resilience.call(gateway.baseURL + "/stream/64")
+            if reply.body.count < 64 << 10 { throw CancellationError() }
+        }
+        await gateway.stop()
+        upstream.stop()
+    }
+}
