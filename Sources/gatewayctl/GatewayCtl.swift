@@ -9,7 +9,7 @@ import Yams
 struct GatewayCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatewayctl", abstract: "Portico's control tool.",
-        subcommands: [Validate.self, Print.self, Routes.self, Token.self, Status.self])
+        subcommands: [Validate.self, Print.self, Routes.self, Token.self, Status.self, Reload.self])
 }
 
 /// Loads a config or exits 2 with located errors.
@@ -195,5 +195,36 @@ struct Status: AsyncParsableCommand {
             )
         }
         if !allReady { throw ExitCode(1) }
+    }
+}
+
+struct Reload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask a running gateway to reload the configuration file (POST /reload on its admin listener).")
+    @Option(help: "Path of the configuration file (to find the admin listener).") var config: String = "portico.yaml"
+    @Option(help: "The gateway: rest, graphql, grpc, cloudevents or websocket.") var gateway: String = "rest"
+    @Option(help: "The admin listener (host:port), instead of the one in the configuration file.") var admin: String?
+
+    func run() async throws {
+        let address: ListenAddress
+        if let admin {
+            guard let parsed = ListenAddress.parse(admin) else {
+                FileHandle.standardError.write(Data("--admin: '\(admin)' is not host:port\n".utf8))
+                throw ExitCode(2)
+            }
+            address = parsed
+        } else {
+            guard let listener = loadOrExit(config).config.gateways.listener(for: gateway) else {
+                FileHandle.standardError.write(Data("--gateway: '\(gateway)' is not a gateway\n".utf8))
+                throw ExitCode(2)
+            }
+            address = listener.admin
+        }
+        guard let (status, body) = AdminProbe.request("POST", "/reload", host: address.host, port: address.port) else {
+            FileHandle.standardError.write(Data("no answer from \(address)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(body)
+        if status != 200 { throw ExitCode(1) }
     }
 }

@@ -68,6 +68,13 @@ struct RESTReloadTests {
         #expect(try await Resilience.call(gateway.baseURL + "/added/x").status == 200)
         #expect(try await Resilience.call(gateway.adminURL + "/routes").text.contains("\"added\""))
 
+        // gatewayctl reload does the same as POST /reload.
+        let ctl = try RunningProcess(
+            name: "gatewayctl", executable: "gatewayctl",
+            arguments: ["reload", "--admin", "127.0.0.1:\(gateway.adminPort)"], environment: [:])
+        #expect(await ctl.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(ctl.output.contains("\"reloaded\""))
+
         // An invalid file is refused with its errors and changes nothing.
         try "services:\n  svc: { endpoints: [\"\(b.url)\"], bogus: 1 }\n".write(
             toFile: gateway.configPath, atomically: true, encoding: .utf8)
