@@ -33,7 +33,7 @@ final class RESTExchange {
     var retryTimer: Scheduled<Void>?
     var call: UpstreamCall?
     /// The client as policies and the upstream see it (behind trusted proxies: from X-Forwarded-*).
-    var client = ForwardedClient(address: nil, priorForwardedFor: nil, scheme: "http", host: nil)
+    var client = ForwardedClient(peer: nil, host: nil)
     /// A copy of the request on its way to a shadow service (body collected until the request ends).
     var mirror: MirrorCopy?
 

@@ -81,11 +81,11 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
 
     /// Sends the mirror copy, if one is being collected, now that the request has ended.
     func sendMirror() {
-        guard let exchange, let copy = exchange.mirror, let context else { return }
+        guard let exchange, let copy = exchange.mirror else { return }
         exchange.mirror = nil
         let callContext = UpstreamCallContext(
             requestID: exchange.requestID, trace: exchange.trace, identity: copy.identity,
-            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: exchange.client.scheme,
+            clientAddress: exchange.client.peer, clientScheme: exchange.client.scheme,
             clientHost: exchange.client.host, priorForwardedFor: exchange.client.priorForwardedFor)
         copy.mirror.send(
             head: exchange.head, path: copy.path, body: copy.body, context: callContext, client: shared.client,
@@ -139,7 +139,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         // The hop appended to X-Forwarded-For is the TCP peer; a trusted proxy's chain goes before it.
         let callContext = UpstreamCallContext(
             requestID: exchange.requestID, trace: exchange.trace, identity: target.identity,
-            clientAddress: context.channel.remoteAddress?.ipAddress, clientScheme: exchange.client.scheme,
+            clientAddress: exchange.client.peer, clientScheme: exchange.client.scheme,
             clientHost: exchange.client.host, priorForwardedFor: exchange.client.priorForwardedFor)
         for (name, value) in callContext.propagationHeaders(identityHeaders: shared.identityHeaders) {
             head.headers.replaceOrAdd(name: name, value: value)

@@ -151,10 +151,16 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                     GatewayError(.payloadTooLarge, "the request body is larger than \(ByteSize(bytes: limit))"),
                     closeAfter: true)
             }
-            exchange.client = ForwardedClient(
-                peer: context.channel.remoteAddress?.ipAddress, trusted: shared.trustedProxies,
-                forwardedFor: head.headers["x-forwarded-for"], proto: head.headers.first(name: "x-forwarded-proto"),
-                forwardedHost: head.headers.first(name: "x-forwarded-host"), host: head.headers.first(name: "host"))
+            // The peer's address is formatted once per request; forwarded headers are read only when
+            // proxies are trusted at all.
+            let peer = context.channel.remoteAddress?.ipAddress
+            exchange.client =
+                shared.trustedProxies.isEmpty
+                ? ForwardedClient(peer: peer, host: head.headers.first(name: "host"))
+                : ForwardedClient(
+                    peer: peer, trusted: shared.trustedProxies, forwardedFor: head.headers["x-forwarded-for"],
+                    proto: head.headers.first(name: "x-forwarded-proto"),
+                    forwardedHost: head.headers.first(name: "x-forwarded-host"), host: head.headers.first(name: "host"))
             if !route.ipRules.isEmpty && !route.ipRules.permits(exchange.client.address) {
                 return fail(
                     GatewayError(.permissionDenied, "requests from this address are not allowed on this route"),

@@ -187,7 +187,10 @@ import Testing
             peer: "203.0.113.9", trusted: trusted, forwardedFor: ["1.2.3.4"], proto: "https", forwardedHost: "x",
             host: "api.example.com")
         #expect(
-            direct == .init(address: "203.0.113.9", priorForwardedFor: nil, scheme: "http", host: "api.example.com"))
+            direct
+                == .init(
+                    peer: "203.0.113.9", address: "203.0.113.9", priorForwardedFor: nil, scheme: "http",
+                    host: "api.example.com"))
 
         let proxied = ForwardedClient(
             peer: "10.0.0.5", trusted: trusted, forwardedFor: ["198.51.100.7, 10.1.1.1"], proto: "HTTPS",

@@ -212,6 +212,8 @@ public struct CanaryConfig: Codable, Sendable, Equatable {
 /// that is not itself a trusted proxy, and `X-Forwarded-Proto`/`-Host` are taken from it. From any
 /// other peer those headers are dropped and the peer is the client.
 public struct ForwardedClient: Sendable, Equatable {
+    /// The TCP peer: the hop the gateway appends to `X-Forwarded-For`.
+    public var peer: String?
     /// The address policies (IP rules, rate limits) see.
     public var address: String?
     /// The chain received from a trusted proxy, to which the peer is appended upstream.
@@ -225,7 +227,7 @@ public struct ForwardedClient: Sendable, Equatable {
     ) {
         let rules = IPRules(allow: trusted, deny: [])
         guard !trusted.isEmpty, rules.permits(peer) else {
-            self.init(address: peer, priorForwardedFor: nil, scheme: "http", host: host)
+            self.init(peer: peer, host: host)
             return
         }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }
@@ -234,11 +236,17 @@ public struct ForwardedClient: Sendable, Equatable {
         let client = hops.reversed().first { !rules.permits($0) } ?? hops.first ?? peer
         let scheme = proto.map { $0.lowercased() }.flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? "http"
         self.init(
-            address: client, priorForwardedFor: hops.isEmpty ? nil : hops.joined(separator: ", "), scheme: scheme,
-            host: forwardedHost ?? host)
+            peer: peer, address: client, priorForwardedFor: hops.isEmpty ? nil : hops.joined(separator: ", "),
+            scheme: scheme, host: forwardedHost ?? host)
     }
 
-    public init(address: String?, priorForwardedFor: String?, scheme: String, host: String?) {
+    /// A client that reached the gateway directly (no trusted proxy in between).
+    public init(peer: String?, host: String?) {
+        self.init(peer: peer, address: peer, priorForwardedFor: nil, scheme: "http", host: host)
+    }
+
+    public init(peer: String?, address: String?, priorForwardedFor: String?, scheme: String, host: String?) {
+        self.peer = peer
         self.address = address
         self.priorForwardedFor = priorForwardedFor
         self.scheme = scheme

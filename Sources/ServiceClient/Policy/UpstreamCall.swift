@@ -43,7 +43,7 @@ public final class UpstreamCall {
             inRetry = false
             service.endRetry()
         }
-        if outcome.isFailure(failureStatuses: service.config.failureStatuses) || outcome == .connectFailed {
+        if outcome.isFailure(failureStatuses: service.config.failureStatuses) {
             failed.insert(address)
         }
         guard let request, retry.allows(outcome, attempt: attempt, request: request) else { return false }

@@ -22,18 +22,8 @@ struct RESTCompressionTests {
         return Array(output)
     }
 
-    /// A client that shows the bytes as they came (HTTPClient.shared decompresses).
-    static func get(_ client: HTTPClient, _ url: String, headers: [(String, String)]) async throws -> Resilience.Reply {
-        var request = HTTPClientRequest(url: url)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await client.execute(request, timeout: .seconds(30))
-        var buffer = try await response.body.collect(upTo: 16 << 20)
-        return .init(
-            status: Int(response.status.code), headers: response.headers,
-            body: buffer.readBytes(length: buffer.readableBytes) ?? [])
-    }
-
     @Test func compressesWhenAcceptedAndWorthIt() async throws {
+        // A client that shows the bytes as they came (HTTPClient.shared decompresses).
         let client = HTTPClient(configuration: .init(decompression: .disabled))
         let upstream = try await TestUpstream.start()
         let gateway = try await GatewayProcess.start(
@@ -50,10 +40,10 @@ struct RESTCompressionTests {
                 """)
         // A JSON echo padded to a few KiB by a long header.
         let padding = String(repeating: "portico ", count: 400) + "end"
-        let plain = try await Self.get(
-            client, gateway.baseURL + "/echo/x", headers: [("X-Pad", padding), ("Accept-Encoding", "identity")])
-        let zipped = try await Self.get(
-            client, gateway.baseURL + "/echo/x", headers: [("X-Pad", padding), ("Accept-Encoding", "gzip")])
+        let plain = try await Resilience.call(
+            gateway.baseURL + "/echo/x", headers: [("X-Pad", padding), ("Accept-Encoding", "identity")], client: client)
+        let zipped = try await Resilience.call(
+            gateway.baseURL + "/echo/x", headers: [("X-Pad", padding), ("Accept-Encoding", "gzip")], client: client)
         #expect(plain.headers.first(name: "content-encoding") == nil)
         #expect(zipped.status == 200)
         #expect(zipped.headers.first(name: "content-encoding") == "gzip")
@@ -62,9 +52,11 @@ struct RESTCompressionTests {
         #expect((restored?["headers"] as? [String: [String]])?["x-pad"]?.first == padding)
 
         // Small responses and non-text bodies go as they are.
-        let small = try await Self.get(client, gateway.baseURL + "/echo/x", headers: [("Accept-Encoding", "gzip")])
+        let small = try await Resilience.call(
+            gateway.baseURL + "/echo/x", headers: [("Accept-Encoding", "gzip")], client: client)
         #expect(small.headers.first(name: "content-encoding") == nil)
-        let binary = try await Self.get(client, gateway.baseURL + "/stream/64", headers: [("Accept-Encoding", "gzip")])
+        let binary = try await Resilience.call(
+            gateway.baseURL + "/stream/64", headers: [("Accept-Encoding", "gzip")], client: client)
         #expect(binary.headers.first(name: "content-encoding") == nil)
         #expect(binary.body.count == 64 << 10)
         try await client.shutdown()

@@ -17,13 +17,13 @@ enum Resilience {
 
     static func call(
         _ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: [UInt8]? = nil,
-        timeout: TimeAmount = .seconds(30)
+        timeout: TimeAmount = .seconds(30), client: HTTPClient = .shared
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await client.execute(request, timeout: timeout)
         var buffer = try await response.body.collect(upTo: 16 << 20)
         return Reply(
             status: Int(response.status.code), headers: response.headers,
