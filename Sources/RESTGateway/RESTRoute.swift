@@ -36,6 +36,8 @@ struct RESTRoute: Sendable {
     let stripPrefix: String?
     let addPrefix: String?
     let template: PathTemplate?
+    let regexRewrite: RegexRewrite?
+    let queryMapping: QueryMappingConfig?
 
     init(config: HTTPRouteConfig, service: UpstreamService, canaryService: UpstreamService? = nil) {
         self.name = config.name
@@ -72,6 +74,10 @@ struct RESTRoute: Sendable {
         } else {
             self.template = nil
         }
+        self.regexRewrite = config.rewrite?.regex.flatMap {
+            try? RegexRewrite(pattern: $0.pattern, replacement: $0.replacement)
+        }
+        self.queryMapping = config.rewrite?.query.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var requiresAuthentication: Bool { policy.require != .none || !policy.scopes.isEmpty }
@@ -81,6 +87,9 @@ struct RESTRoute: Sendable {
         var result: String
         if let template {
             result = template.render(parameters)
+        } else if let regexRewrite {
+            result = regexRewrite.apply(path)
+            if !result.hasPrefix("/") { result = "/" + result }
         } else {
             result = path
             if let stripPrefix, result.hasPrefix(stripPrefix) {
@@ -89,7 +98,11 @@ struct RESTRoute: Sendable {
             }
         }
         if let addPrefix { result = addPrefix + (result == "/" ? "" : result) }
-        if let query { result += "?" + query }
+        if let queryMapping {
+            if let mapped = queryMapping.apply(to: query, parameters: parameters) { result += "?" + mapped }
+        } else if let query {
+            result += "?" + query
+        }
         return result
     }
 }

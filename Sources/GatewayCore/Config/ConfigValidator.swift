@@ -119,6 +119,17 @@ public enum ConfigValidator {
             if let template = route.rewrite?.path, case .failure(let error) = PathTemplate.parse(template) {
                 problems.append(.init(path + ["rewrite", "path"], error.description))
             }
+            if let regex = route.rewrite?.regex {
+                if route.rewrite?.path != nil || route.rewrite?.stripPrefix != nil {
+                    problems.append(
+                        .init(path + ["rewrite", "regex"], "use either regex or path/stripPrefix, not both"))
+                }
+                do {
+                    _ = try RegexRewrite(pattern: regex.pattern, replacement: regex.replacement)
+                } catch {
+                    problems.append(.init(path + ["rewrite", "regex"], error.description))
+                }
+            }
         }
         do {
             _ = try RouteTable(restRoutes)

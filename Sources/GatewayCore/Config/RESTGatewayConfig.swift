@@ -157,12 +157,16 @@ public struct HTTPRouteConfig: Codable, Sendable {
 /// What a request must look like to take a route.
 ///
 /// Keys: `path` (exact path or template: `/users/{id}`, with an optional trailing `*` or `{name...}`
-/// that matches the rest), `prefix` (any path under this prefix; exactly one of `path`/`prefix`),
+/// that matches the rest), `prefix` (any path under this prefix), `regex` (a regular expression that
+/// must match the whole path; named groups become parameters, others `1`, `2`…; exactly one of
+/// `path`/`prefix`/`regex`),
 /// `methods` (default any), `host` (exact, or `*.example.com`), `headers` (name to exact value, or
 /// `"*"` for present), `query` (query parameter to exact value, or `"*"`; REST routes).
 public struct RouteMatchConfig: Codable, Sendable {
     public var path: String?
     public var prefix: String?
+    /// A regular expression the whole path must match (ICU syntax); named groups become parameters.
+    public var regex: String?
     public var methods: [String]
     public var host: String?
     public var headers: [String: String]
@@ -175,6 +179,7 @@ public struct RouteMatchConfig: Codable, Sendable {
     ) {
         self.path = path
         self.prefix = prefix
+        self.regex = nil
         self.methods = methods
         self.host = host
         self.headers = headers
@@ -185,6 +190,7 @@ public struct RouteMatchConfig: Codable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.decodeIfPresent(String.self, forKey: .path)
         prefix = try c.decodeIfPresent(String.self, forKey: .prefix)
+        regex = try c.decodeIfPresent(String.self, forKey: .regex)
         methods = try c.value(.methods, or: [])
         host = try c.decodeIfPresent(String.self, forKey: .host)
         headers = try c.value(.headers, or: [:])
@@ -195,9 +201,18 @@ public struct RouteMatchConfig: Codable, Sendable {
 /// How the upstream path is made from the request path.
 ///
 /// Keys: `stripPrefix` (removed from the front), `addPrefix` (put in front after stripping), `path` (a
-/// template filled from the route's parameters, e.g. `/users/{id}`).
+/// template filled from the route's parameters, e.g. `/users/{id}`), `regex` (``RegexRewriteConfig``;
+/// instead of `path` and `stripPrefix`), `query` (``QueryMappingConfig``).
 public struct PathRewriteConfig: Codable, Sendable {
     public var stripPrefix: String?
     public var addPrefix: String?
     public var path: String?
+    public var regex: RegexRewriteConfig?
+    public var query: QueryMappingConfig?
+}
+
+/// `rewrite.regex`: keys `pattern` (searched in the path) and `replacement` (`$1`, `${name}`, `$$`).
+public struct RegexRewriteConfig: Codable, Sendable {
+    public var pattern: String
+    public var replacement: String
 }

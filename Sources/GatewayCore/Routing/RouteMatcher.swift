@@ -26,6 +26,8 @@ public struct RouteMatcher: Sendable {
     public enum PathMatch: Sendable {
         case template(PathTemplate)
         case prefix(String)
+        /// A regular expression over the whole path.
+        case regex(PathRegex)
     }
 
     public var path: PathMatch
@@ -45,21 +47,13 @@ public struct RouteMatcher: Sendable {
 
     /// Builds a matcher from its config, or says what is wrong.
     public init(config: RouteMatchConfig) throws(PathTemplateError) {
-        switch (config.path, config.prefix) {
-        case (let path?, nil):
-            switch PathTemplate.parse(path) {
-            case .success(let template): self.path = .template(template)
-            case .failure(let error): throw error
+        if let regex = config.regex {
+            guard config.path == nil && config.prefix == nil else {
+                throw PathTemplateError("a route takes one of 'path', 'prefix' or 'regex'")
             }
-        case (nil, let prefix?):
-            guard prefix.hasPrefix("/") else { throw PathTemplateError("a prefix must start with '/'") }
-            var normalized = prefix
-            while normalized.count > 1 && normalized.hasSuffix("/") { normalized.removeLast() }
-            self.path = .prefix(normalized)
-        case (nil, nil):
-            throw PathTemplateError("a route needs 'path' or 'prefix'")
-        case (.some, .some):
-            throw PathTemplateError("a route takes 'path' or 'prefix', not both")
+            self.path = .regex(try PathRegex(regex))
+        } else {
+            self.path = try Self.pathMatch(path: config.path, prefix: config.prefix)
         }
         let tokenCharacters = Set("!#$%&'*+-.^_`|~ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         for method in config.methods where method.isEmpty || !method.uppercased().allSatisfy(tokenCharacters.contains) {
@@ -75,6 +69,25 @@ public struct RouteMatcher: Sendable {
             .sorted { $0.name < $1.name }
     }
 
+    static func pathMatch(path: String?, prefix: String?) throws(PathTemplateError) -> PathMatch {
+        switch (path, prefix) {
+        case (let path?, nil):
+            switch PathTemplate.parse(path) {
+            case .success(let template): return .template(template)
+            case .failure(let error): throw error
+            }
+        case (nil, let prefix?):
+            guard prefix.hasPrefix("/") else { throw PathTemplateError("a prefix must start with '/'") }
+            var normalized = prefix
+            while normalized.count > 1 && normalized.hasSuffix("/") { normalized.removeLast() }
+            return .prefix(normalized)
+        case (nil, nil):
+            throw PathTemplateError("a route needs 'path', 'prefix' or 'regex'")
+        case (.some, .some):
+            throw PathTemplateError("a route takes 'path' or 'prefix', not both")
+        }
+    }
+
     /// Path parameters when the path matches, nil otherwise.
     public func matchPath(_ path: Substring) -> [String: String]? {
         switch self.path {
@@ -85,6 +98,8 @@ public struct RouteMatcher: Sendable {
             guard path.hasPrefix(prefix) else { return nil }
             let rest = path.dropFirst(prefix.count)
             return rest.isEmpty || rest.first == "/" ? [:] : nil
+        case .regex(let regex):
+            return regex.match(path)
         }
     }
 
@@ -114,11 +129,16 @@ public struct RouteMatcher: Sendable {
         let prefixLength: Int
         switch path {
         case .template(let template):
-            pathClass = template.isExact ? 0 : (template.wildcard == nil ? 1 : 2)
+            pathClass = template.isExact ? 0 : (template.wildcard == nil ? 1 : 3)
             literals = template.literalCount
             prefixLength = 0
-        case .prefix(let prefix):
+        case .regex:
+            // Regex paths come after templates and before prefixes; among themselves, file order.
             pathClass = 2
+            literals = 0
+            prefixLength = 0
+        case .prefix(let prefix):
+            pathClass = 3
             literals = prefix.split(separator: "/").count
             prefixLength = prefix.count
         }
@@ -139,6 +159,7 @@ public struct RouteMatcher: Sendable {
         switch path {
         case .template(let template): return template.shape
         case .prefix(let prefix): return prefix == "/" ? "/*" : prefix + "/*"
+        case .regex(let regex): return regex.description
         }
     }
 
@@ -146,6 +167,7 @@ public struct RouteMatcher: Sendable {
         switch path {
         case .template(let template): return template.description
         case .prefix(let prefix): return prefix == "/" ? "/*" : prefix + "/*"
+        case .regex(let regex): return regex.description
         }
     }
 }

@@ -236,3 +236,43 @@ struct RESTSizeLimitTests {
         upstream.stop()
     }
 }
+
+@Suite("REST regex routes and query mapping", .serialized)
+struct RESTRegexRouteTests {
+    static func config(upstream: Int) -> String {
+        """
+        services:
+          echo: { endpoints: ["http://127.0.0.1:\(upstream)"] }
+        gateways:
+          rest:
+            routes:
+              - name: legacy
+                match: { regex: "/legacy/(?<kind>user|order)/(?<id>[0-9]+)" }
+                service: echo
+                rewrite:
+                  regex: { pattern: "^/legacy/([a-z]+)/([0-9]+)$", replacement: "/echo/v2/$1s/$2" }
+                  query: { rename: { q: search }, remove: [debug], set: { kind: "{kind}" } }
+              - { name: numbered, match: { regex: "/n/([0-9]+)" }, service: echo, rewrite: { path: "/echo/number/{1}" } }
+        """
+    }
+
+    @Test func regexPathsRewriteAndQueryMapping() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await GatewayProcess.start("rest", configYAML: Self.config(upstream: upstream.port))
+        let reply = try await Resilience.call(gateway.baseURL + "/legacy/user/42?q=bob&debug=1&page=2")
+        #expect(reply.status == 200)
+        let echoed = try JSONDecoder().decode(EchoedRequest.self, from: Data(reply.body))
+        #expect(echoed.path == "/echo/v2/users/42?search=bob&page=2&kind=user")
+        #expect(try await Resilience.call(gateway.baseURL + "/legacy/robot/42").status == 404)
+        let numbered = try JSONDecoder().decode(
+            EchoedRequest.self, from: Data(try await Resilience.call(gateway.baseURL + "/n/7").body))
+        #expect(numbered.path == "/echo/number/7")
+        await gateway.stop()
+        upstream.stop()
+    }
+
+    @Test func badRegexIsRefusedAtLoad() throws {
+        let yaml = Self.config(upstream: 1).replacingOccurrences(of: "(?<id>[0-9]+)\"", with: "(?<id>[0-9]+\"")
+        #expect(throws: (any Error).self) { try ConfigLoader.load(text: yaml, fileName: "t.yaml") }
+    }
+}
