@@ -208,7 +208,9 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                     self.beginCall(route: route, upstreamPath: upstreamPath, identity: identity)
                 case .failure(let error):
                     var extra: [(String, String)] = []
-                    if error.code == .unauthenticated { extra.append(("WWW-Authenticate", "Bearer realm=\"portico\"")) }
+                    if error.code == .unauthenticated {
+                        for challenge in authenticator.challenges { extra.append(("WWW-Authenticate", challenge)) }
+                    }
                     self.fail(error, closeAfter: false, extraHeaders: extra)
                 }
             }

@@ -9,7 +9,9 @@ import Yams
 struct GatewayCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatewayctl", abstract: "Portico's control tool.",
-        subcommands: [Validate.self, Print.self, Routes.self, Token.self, Status.self, Reload.self])
+        subcommands: [
+            Validate.self, Print.self, Routes.self, Token.self, HashPassword.self, Status.self, Reload.self,
+        ])
 }
 
 /// Loads a config or exits 2 with located errors.
@@ -176,6 +178,21 @@ struct Token: AsyncParsableCommand {
             secret: key.secret, subject: sub, scopes: scope.split(separator: " ").map(String.init),
             issuer: auth.jwt?.issuer, audience: auth.jwt?.audiences.first, lifetime: TimeInterval(ttl), kid: key.kid)
         print(token)
+    }
+}
+
+struct HashPassword: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Hash a password for auth.basic.users[].passwordHash (PBKDF2-SHA256).",
+        discussion: "Reads the password from standard input (one line) so it stays out of the shell history.")
+    @Option(help: "PBKDF2 rounds.") var rounds: Int = PasswordHash.defaultRounds
+
+    func run() throws {
+        guard rounds >= 10_000 else { throw ValidationError("--rounds must be at least 10000") }
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("no password on standard input")
+        }
+        print(try PasswordHash.make(password: line, rounds: rounds))
     }
 }
 

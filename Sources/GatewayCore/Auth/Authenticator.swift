@@ -6,15 +6,20 @@ public import Foundation
 public struct Authenticator: Sendable {
     let jwt: JWTVerifier?
     let apiKeys: [(key: [UInt8], config: APIKeyConfig)]
+    let basic: BasicVerifier?
     public let config: AuthConfig
 
-    public init(config: AuthConfig, readFile: (String) throws -> String) async throws {
+    /// `fetch` fetches `auth.jwt.jwksUrl` (the gateway runner passes an HTTP client's).
+    public init(
+        config: AuthConfig, readFile: (String) throws -> String, fetch: JWKSFetcher? = nil
+    ) async throws {
         self.config = config
         if let jwt = config.jwt {
-            self.jwt = try await JWTVerifier(config: jwt, readFile: readFile)
+            self.jwt = try await JWTVerifier(config: jwt, readFile: readFile, fetch: fetch)
         } else {
             self.jwt = nil
         }
+        self.basic = try config.basic.map { try BasicVerifier(config: $0) }
         self.apiKeys = config.apiKeys.map { (Array($0.key.value.utf8), $0) }
     }
 
@@ -24,6 +29,13 @@ public struct Authenticator: Sendable {
         if let token = credentials.bearerToken {
             guard let jwt else { throw GatewayError(.unauthenticated, "bearer tokens are not accepted here") }
             return try await jwt.verify(token, now: now)
+        }
+        if credentials.malformedBasic {
+            throw GatewayError(.unauthenticated, "the Basic credentials are not base64 of user:password")
+        }
+        if let pair = credentials.basic {
+            guard let basic else { throw GatewayError(.unauthenticated, "Basic credentials are not accepted here") }
+            return try basic.verify(user: pair.user, password: pair.password)
         }
         if let key = credentials.apiKey {
             let presented = Array(key.utf8)
@@ -56,13 +68,18 @@ public struct Authenticator: Sendable {
             switch policy.require {
             case .jwt: what = "a bearer token"
             case .apiKey: what = "an API key"
-            case .any, .none: what = "a bearer token or an API key"
+            case .basic: what = "HTTP Basic credentials"
+            case .any, .none: what = "credentials (a bearer token, an API key or HTTP Basic)"
             }
             throw GatewayError(.unauthenticated, "authentication required: send \(what)")
         }
         switch (policy.require, identity.method) {
         case (.jwt, .apiKey): throw GatewayError(.permissionDenied, "this route requires a bearer token")
-        case (.apiKey, .jwt): throw GatewayError(.permissionDenied, "this route requires an API key")
+        case (.apiKey, .jwt), (.apiKey, .basic):
+            throw GatewayError(.permissionDenied, "this route requires an API key")
+        case (.jwt, .basic): throw GatewayError(.permissionDenied, "this route requires a bearer token")
+        case (.basic, .jwt), (.basic, .apiKey):
+            throw GatewayError(.permissionDenied, "this route requires HTTP Basic credentials")
         default: break
         }
         let missing = policy.scopes.filter { !identity.scopes.contains($0) }
@@ -72,6 +89,14 @@ public struct Authenticator: Sendable {
                 details: ["requiredScopes": policy.scopes.joined(separator: " ")])
         }
         return identity
+    }
+
+    /// The challenges a 401 answer carries (`WWW-Authenticate`), for the methods configured.
+    public var challenges: [String] {
+        var list: [String] = []
+        if config.jwt != nil { list.append("Bearer realm=\"portico\"") }
+        if let basic = config.basic { list.append("Basic realm=\"\(basic.realm)\", charset=\"UTF-8\"") }
+        return list
     }
 
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {

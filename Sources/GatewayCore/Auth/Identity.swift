@@ -6,6 +6,7 @@ import Foundation
 public enum AuthMethod: String, Sendable, Codable {
     case jwt
     case apiKey
+    case basic
 }
 
 /// A verified caller.
@@ -35,10 +36,15 @@ public struct Credentials: Sendable {
     /// A bearer token from `Authorization: Bearer …` (or `?token=` where a protocol allows it).
     public var bearerToken: String?
     public var apiKey: String?
+    /// From `Authorization: Basic …`.
+    public var basic: BasicCredentials?
+    /// `Authorization: Basic` that does not decode to `user:password`.
+    public var malformedBasic = false
 
-    public init(bearerToken: String? = nil, apiKey: String? = nil) {
+    public init(bearerToken: String? = nil, apiKey: String? = nil, basic: BasicCredentials? = nil) {
         self.bearerToken = bearerToken
         self.apiKey = apiKey
+        self.basic = basic
     }
 
     /// Extracts credentials using a header lookup; `apiKeyHeader` comes from the config.
@@ -47,10 +53,31 @@ public struct Credentials: Sendable {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
                 bearerToken = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            } else if parts.count == 2, parts[0].lowercased() == "basic" {
+                let encoded = String(parts[1]).trimmingCharacters(in: .whitespaces)
+                if let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
+                    let colon = text.firstIndex(of: ":")
+                {
+                    basic = BasicCredentials(
+                        user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+                } else {
+                    malformedBasic = true
+                }
             }
         }
         apiKey = header(apiKeyHeader.lowercased())
     }
 
-    public var isEmpty: Bool { bearerToken == nil && apiKey == nil }
+    public var isEmpty: Bool { bearerToken == nil && apiKey == nil && basic == nil && !malformedBasic }
+}
+
+/// A user name and password from HTTP Basic.
+public struct BasicCredentials: Sendable {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
 }

@@ -16,10 +16,13 @@ public struct JWTVerifier: Sendable {
     let keys: [Key]
     let jwks: JWTKeyCollection?
     let jwksAlgorithms: [String: String]  // kid -> alg
+    /// Keys fetched from `jwksUrl`, refreshed while the gateway runs.
+    let remote: RemoteJWKS?
     let config: JWTConfig
 
     /// Loads keys from the config; `readFile` resolves paths written in the config file.
-    public init(config: JWTConfig, readFile: (String) throws -> String) async throws {
+    /// `fetch` is required when the config names a `jwksUrl`.
+    public init(config: JWTConfig, readFile: (String) throws -> String, fetch: JWKSFetcher? = nil) async throws {
         self.config = config
         var keys: [Key] = []
         for (index, key) in config.keys.enumerated() {
@@ -44,26 +47,24 @@ public struct JWTVerifier: Sendable {
         }
         self.keys = keys
         if let file = config.jwksFile {
-            let json = try readFile(file)
-            let set = try JSONDecoder().decode(JWKS.self, from: Data(json.utf8))
-            var algorithms: [String: String] = [:]
-            for jwk in set.keys {
-                guard let kid = jwk.keyIdentifier?.string else { throw JWTSetupError("JWKS key without 'kid'") }
-                let alg: String
-                switch (jwk.keyType, jwk.algorithm?.rawValue) {
-                case (.rsa, nil), (.rsa, "RS256"): alg = "RS256"
-                case (.ecdsa, nil), (.ecdsa, "ES256"): alg = "ES256"
-                default: continue  // keys of algorithms Portico does not accept are ignored
-                }
-                algorithms[kid] = alg
-            }
-            let collection = JWTKeyCollection()
-            try await collection.add(jwks: set)
-            self.jwks = collection
-            self.jwksAlgorithms = algorithms
+            let keys = try await RemoteJWKS.parse(Array(try readFile(file).utf8))
+            self.jwks = keys.collection
+            self.jwksAlgorithms = keys.algorithms
         } else {
             self.jwks = nil
             self.jwksAlgorithms = [:]
+        }
+        if let url = config.jwksUrl {
+            guard let fetch else { throw JWTSetupError("auth.jwt.jwksUrl: this process cannot fetch URLs") }
+            let remote = RemoteJWKS(
+                url: url, refreshInterval: config.jwksRefreshInterval.duration,
+                minRefreshInterval: config.jwksMinRefreshInterval.duration, fetch: fetch)
+            // A first fetch at start-up; when it fails the gateway still starts and tries again on
+            // the first token that needs the set.
+            await remote.refreshNow()
+            self.remote = remote
+        } else {
+            self.remote = nil
         }
     }
 
@@ -87,6 +88,12 @@ public struct JWTVerifier: Sendable {
         } else if let kid = header.kid, let jwksAlg = jwksAlgorithms[kid], let jwks {
             guard jwksAlg == alg else { throw Self.invalid("algorithm '\(alg)' does not match key '\(kid)'") }
             collection = jwks
+        } else if let kid = header.kid, let remote {
+            let found = try await remote.keys(for: kid)
+            guard found.algorithm == alg else {
+                throw Self.invalid("algorithm '\(alg)' does not match key '\(kid)'")
+            }
+            collection = found.collection
         } else if header.kid == nil,
             let key = keys.first(where: { $0.algorithm == alg && ($0.kid == nil || keys.count == 1) })
         {

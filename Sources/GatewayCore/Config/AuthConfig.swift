@@ -1,16 +1,19 @@
 // The `auth` section: how callers are identified (JWT, API keys) and how a verified identity is
 // forwarded to microservices.
 
-/// Keys: `jwt` (``JWTConfig``, optional), `apiKeys` (list of ``APIKeyConfig``), `apiKeyHeader`
+/// Keys: `jwt` (``JWTConfig``, optional), `basic` (``BasicAuthConfig``, optional), `apiKeys` (list of ``APIKeyConfig``), `apiKeyHeader`
 /// (default `X-API-Key`), `identityHeaders` (``IdentityHeadersConfig``).
 public struct AuthConfig: Codable, Sendable {
     public var jwt: JWTConfig?
+    /// HTTP Basic users.
+    public var basic: BasicAuthConfig?
     public var apiKeys: [APIKeyConfig]
     public var apiKeyHeader: String
     public var identityHeaders: IdentityHeadersConfig
 
     public init(jwt: JWTConfig? = nil, apiKeys: [APIKeyConfig] = []) {
         self.jwt = jwt
+        self.basic = nil
         self.apiKeys = apiKeys
         self.apiKeyHeader = "X-API-Key"
         self.identityHeaders = .init()
@@ -19,6 +22,7 @@ public struct AuthConfig: Codable, Sendable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         jwt = try c.decodeIfPresent(JWTConfig.self, forKey: .jwt)
+        basic = try c.decodeIfPresent(BasicAuthConfig.self, forKey: .basic)
         apiKeys = try c.value(.apiKeys, or: [])
         apiKeyHeader = try c.value(.apiKeyHeader, or: "X-API-Key")
         identityHeaders = try c.value(.identityHeaders, or: .init())
@@ -29,13 +33,19 @@ public struct AuthConfig: Codable, Sendable {
 ///
 /// Keys: `issuer` (required `iss`, optional), `audiences` (accepted `aud` values; empty accepts any),
 /// `leeway` (clock skew allowed on `exp`/`nbf`, default 30s), `keys` (list of ``JWTKeyConfig``),
-/// `jwksFile` (path of a JWKS JSON file). Scopes are read from the `scope` claim (space-separated) or `scp` (list).
+/// `jwksFile` (path of a JWKS JSON file), `jwksUrl` (an http(s) URL of a JWKS, fetched at start and
+/// refreshed: in the background once older than `jwksRefreshInterval`, default 5m, and when a token
+/// names an unknown key id, at most once per `jwksMinRefreshInterval`, default 30s). Scopes are read
+/// from the `scope` claim (space-separated) or `scp` (list).
 public struct JWTConfig: Codable, Sendable {
     public var issuer: String?
     public var audiences: [String]
     public var leeway: ConfigDuration
     public var keys: [JWTKeyConfig]
     public var jwksFile: String?
+    public var jwksUrl: String?
+    public var jwksRefreshInterval: ConfigDuration
+    public var jwksMinRefreshInterval: ConfigDuration
 
     public init(issuer: String? = nil, audiences: [String] = [], keys: [JWTKeyConfig] = [], jwksFile: String? = nil) {
         self.issuer = issuer
@@ -43,6 +53,9 @@ public struct JWTConfig: Codable, Sendable {
         self.leeway = .seconds(30)
         self.keys = keys
         self.jwksFile = jwksFile
+        self.jwksUrl = nil
+        self.jwksRefreshInterval = .init(.seconds(300))
+        self.jwksMinRefreshInterval = .seconds(30)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +65,9 @@ public struct JWTConfig: Codable, Sendable {
         leeway = try c.value(.leeway, or: .seconds(30))
         keys = try c.value(.keys, or: [])
         jwksFile = try c.decodeIfPresent(String.self, forKey: .jwksFile)
+        jwksUrl = try c.decodeIfPresent(String.self, forKey: .jwksUrl)
+        jwksRefreshInterval = try c.value(.jwksRefreshInterval, or: .init(.seconds(300)))
+        jwksMinRefreshInterval = try c.value(.jwksMinRefreshInterval, or: .seconds(30))
     }
 }
 
@@ -132,10 +148,10 @@ public struct IdentityHeadersConfig: Codable, Sendable {
 
 /// A route's access policy.
 ///
-/// Keys: `require` (`none`: public; `any`: JWT or API key; `jwt`; `apiKey`; default `none`),
+/// Keys: `require` (`none`: public; `any`: JWT, API key or Basic; `jwt`; `apiKey`; `basic`; default `none`),
 /// `scopes` (all required; implies authentication).
 public struct AuthPolicyConfig: Codable, Sendable, Equatable {
-    public enum Requirement: String, Codable, Sendable { case none, any, jwt, apiKey }
+    public enum Requirement: String, Codable, Sendable { case none, any, jwt, apiKey, basic }
     public var require: Requirement
     public var scopes: [String]
 

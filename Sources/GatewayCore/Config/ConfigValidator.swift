@@ -50,6 +50,37 @@ public enum ConfigValidator {
             if let file = jwt.jwksFile, !FileManager.default.fileExists(atPath: loaded.resolve(path: file)) {
                 problems.append(.init(["auth", "jwt", "jwksFile"], "file '\(file)' does not exist"))
             }
+            if let url = jwt.jwksUrl {
+                let parsed = URL(string: url)
+                if parsed?.host == nil || !["http", "https"].contains(parsed?.scheme?.lowercased() ?? "") {
+                    problems.append(.init(["auth", "jwt", "jwksUrl"], "'\(url)' is not an http(s) URL"))
+                }
+            }
+            if jwt.jwksMinRefreshInterval.duration > jwt.jwksRefreshInterval.duration {
+                problems.append(
+                    .init(["auth", "jwt", "jwksMinRefreshInterval"], "must not be longer than jwksRefreshInterval"))
+            }
+        }
+        if let basic = config.auth.basic {
+            var names = Set<String>()
+            for (index, user) in basic.users.enumerated() {
+                let path: [ConfigProblem.Key] = ["auth", "basic", "users", .index(index)]
+                if user.name.isEmpty || user.name.contains(":") {
+                    problems.append(.init(path + ["name"], "must be non-empty and must not contain ':'"))
+                }
+                if !names.insert(user.name).inserted {
+                    problems.append(.init(path + ["name"], "user '\(user.name)' is listed twice"))
+                }
+                switch (user.passwordHash, user.password) {
+                case (nil, nil): problems.append(.init(path, "needs 'passwordHash' or 'password'"))
+                case (.some, .some): problems.append(.init(path, "takes 'passwordHash' or 'password', not both"))
+                case (let hash?, nil):
+                    if case .failure(let error) = PasswordHash.parse(hash) {
+                        problems.append(.init(path + ["passwordHash"], error.description))
+                    }
+                case (nil, .some): break
+                }
+            }
         }
         let keyNames = config.auth.apiKeys.map(\.name)
         if Set(keyNames).count != keyNames.count {
@@ -65,9 +96,12 @@ public enum ConfigValidator {
 
         func checkPolicy(_ policy: AuthPolicyConfig, at path: [ConfigProblem.Key]) {
             if (policy.require == .jwt || policy.require == .any) && config.auth.jwt == nil
-                && config.auth.apiKeys.isEmpty
+                && config.auth.apiKeys.isEmpty && config.auth.basic == nil
             {
-                problems.append(.init(path, "requires authentication but 'auth' configures no JWT keys or API keys"))
+                problems.append(
+                    .init(path, "requires authentication but 'auth' configures no JWT keys, API keys or Basic users"))
+            } else if policy.require == .basic && (config.auth.basic?.users.isEmpty ?? true) {
+                problems.append(.init(path, "requires HTTP Basic but 'auth.basic' has no users"))
             } else if policy.require == .jwt && config.auth.jwt == nil {
                 problems.append(.init(path, "requires a JWT but 'auth.jwt' is not configured"))
             } else if policy.require == .apiKey && config.auth.apiKeys.isEmpty {

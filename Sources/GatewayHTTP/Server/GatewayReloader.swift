@@ -52,6 +52,8 @@ actor GatewayReloader {
         do {
             authenticator = try await Authenticator(config: loaded.config.auth) { path in
                 try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
+            } fetch: { url in
+                try await DocumentFetcher.get(url)
             }
         } catch {
             return rejected("auth: \(error)")

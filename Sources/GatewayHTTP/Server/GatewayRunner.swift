@@ -123,6 +123,8 @@ public enum GatewayRunner {
         do {
             authenticator = try await Authenticator(config: loaded.config.auth) { path in
                 try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
+            } fetch: { url in
+                try await DocumentFetcher.get(url)
             }
         } catch {
             throw GatewayBuildError(underlying: error)
