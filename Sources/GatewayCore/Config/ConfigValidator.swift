@@ -120,6 +120,14 @@ public enum ConfigValidator {
             }
             requireService(route.service, at: path + ["service"])
             requireHTTPService(route.service, at: path + ["service"])
+            if let aggregate = route.aggregate {
+                for (number, backend) in aggregate.backends.enumerated() {
+                    requireService(backend.service, at: path + ["aggregate", "backends", .index(number), "service"])
+                    requireHTTPService(
+                        backend.service, at: path + ["aggregate", "backends", .index(number), "service"])
+                }
+                problems += aggregate.problems(route: route, at: path + ["aggregate"])
+            }
             if let retry = route.retry {
                 problems += ServiceConfigValidator.validate(retry: retry, at: path + ["retry"])
             }

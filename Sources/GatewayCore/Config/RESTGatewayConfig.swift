@@ -86,7 +86,8 @@ public struct CompressionConfig: Codable, Sendable {
 /// service's retry policy for this route), `headers` (``RouteHeadersConfig``), `ipAllow` and
 /// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``), `rateLimit`
 /// (``RateLimitConfig``), `canary` (``CanaryConfig``), `mirror` (``MirrorConfig``),
-/// `maxRequestBodySize` and `maxResponseBodySize`.
+/// `maxRequestBodySize` and `maxResponseBodySize`, `aggregate` (``AggregateConfig``; then `service`
+/// may be left out).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -107,6 +108,8 @@ public struct HTTPRouteConfig: Codable, Sendable {
     /// The largest response passed on: a larger declared `Content-Length` gets 502; a streamed body
     /// that grows past it is cut (the connection closes). Default: no limit.
     public var maxResponseBodySize: ByteSize?
+    /// Fan-out to several services with the answers merged; `service` is then optional.
+    public var aggregate: AggregateConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -128,6 +131,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.mirror = nil
         self.maxRequestBodySize = nil
         self.maxResponseBodySize = nil
+        self.aggregate = nil
     }
 
     /// The route's client IP rules.
@@ -137,7 +141,9 @@ public struct HTTPRouteConfig: Codable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         match = try c.decode(RouteMatchConfig.self, forKey: .match)
-        service = try c.decode(String.self, forKey: .service)
+        aggregate = try c.decodeIfPresent(AggregateConfig.self, forKey: .aggregate)
+        // An aggregate route names its services per backend; the first stands for the route in metrics.
+        service = try c.decodeIfPresent(String.self, forKey: .service) ?? aggregate?.backends.first?.service ?? ""
         rewrite = try c.decodeIfPresent(PathRewriteConfig.self, forKey: .rewrite)
         auth = try c.value(.auth, or: .public)
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout)

@@ -53,7 +53,7 @@ public struct QueryMappingConfig: Codable, Sendable, Equatable {
     }
 
     /// `{name}` placeholders replaced by route parameters (unknown ones by nothing).
-    static func fill(_ template: String, _ parameters: [String: String]) -> String {
+    public static func fill(_ template: String, _ parameters: [String: String]) -> String {
         guard template.contains("{") else { return template }
         var output = ""
         var rest = template[...]
@@ -69,7 +69,8 @@ public struct QueryMappingConfig: Codable, Sendable, Equatable {
         CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
     }()
 
-    static func encode(_ text: String) -> String {
+    /// Percent-encodes everything but RFC 3986 unreserved characters.
+    public static func encode(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: componentAllowed) ?? text
     }
 }

@@ -1,0 +1,83 @@
+// Serialises `JSONValue` as compact JSON with keys sorted (by UTF-8 bytes) so equal documents give
+// equal bytes. Hand-written: JSONSerialization cannot write number literals as they came in. Output
+// goes to a buffer with a size budget, so renames or JSON→XML cannot turn a small body into a huge one.
+
+/// Bytes being written, refused once they pass `limit`.
+struct OutputBuffer {
+    private(set) var bytes: [UInt8] = []
+    let limit: Int
+
+    init(limit: Int, reserving: Int) {
+        self.limit = limit
+        bytes.reserveCapacity(min(limit, reserving))
+    }
+
+    mutating func append(_ byte: UInt8) throws(TransformFailure) {
+        bytes.append(byte)
+        try check()
+    }
+
+    mutating func append(_ text: String) throws(TransformFailure) {
+        bytes.append(contentsOf: text.utf8)
+        try check()
+    }
+
+    private func check() throws(TransformFailure) {
+        if bytes.count > limit { throw .init(.tooLarge, "would be larger than \(TransformFailure.size(limit))") }
+    }
+}
+
+enum JSONWriter {
+    static func write(_ value: JSONValue, limit: Int, sizeHint: Int) throws(TransformFailure) -> [UInt8] {
+        var out = OutputBuffer(limit: limit, reserving: sizeHint)
+        try write(value, to: &out)
+        return out.bytes
+    }
+
+    private static func write(_ value: JSONValue, to out: inout OutputBuffer) throws(TransformFailure) {
+        switch value {
+        case .null: try out.append("null")
+        case .bool(let flag): try out.append(flag ? "true" : "false")
+        case .number(let text): try out.append(text)
+        case .string(let text): try writeString(text, to: &out)
+        case .array(let items):
+            try out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { try out.append(UInt8(ascii: ",")) }
+                try write(item, to: &out)
+            }
+            try out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            try out.append(UInt8(ascii: "{"))
+            let members = object.members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            for (index, member) in members.enumerated() {
+                if index > 0 { try out.append(UInt8(ascii: ",")) }
+                try writeString(member.key, to: &out)
+                try out.append(UInt8(ascii: ":"))
+                try write(member.value, to: &out)
+            }
+            try out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static func writeString(_ text: String, to out: inout OutputBuffer) throws(TransformFailure) {
+        try out.append(UInt8(ascii: "\""))
+        // Byte-wise is safe: every byte of a multi-byte UTF-8 sequence is 0x80 or above.
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): try out.append("\\\"")
+            case UInt8(ascii: "\\"): try out.append("\\\\")
+            case 0x0A: try out.append("\\n")
+            case 0x0D: try out.append("\\r")
+            case 0x09: try out.append("\\t")
+            case 0x08: try out.append("\\b")
+            case 0x0C: try out.append("\\f")
+            case 0..<0x20:
+                let digits = String(byte, radix: 16)
+                try out.append("\\u00" + (digits.count == 1 ? "0" : "") + digits)
+            default: try out.append(byte)
+            }
+        }
+        try out.append(UInt8(ascii: "\""))
+    }
+}
