@@ -156,7 +156,9 @@ struct RemoteAuthTests {
 
     @Test func basicAndPolicies() async throws {
         let auth = try await Self.basicAuthenticator()
-        #expect(try await auth.authorize(Self.basic("ops", "s3cret pass"), policy: .init(require: .basic))?.subject == "ops")
+        #expect(
+            try await auth.authorize(Self.basic("ops", "s3cret pass"), policy: .init(require: .basic))?.subject == "ops"
+        )
         #expect(try await auth.authorize(Self.basic("ops", "s3cret pass"), policy: .init(scopes: ["admin"])) != nil)
         do {
             _ = try await auth.authorize(Self.basic("robot", "from-env"), policy: .init(require: .jwt))

@@ -103,7 +103,8 @@ final class BasicVerifier: Sendable {
             if case .hash(let hash) = user.check { return hash.rounds }
             return nil
         }.max()
-        decoy = PasswordHash(rounds: rounds ?? 10_000, salt: Array(repeating: 1, count: 16), hash: Array(repeating: 0, count: 32))
+        decoy = PasswordHash(
+            rounds: rounds ?? 10_000, salt: Array(repeating: 1, count: 16), hash: Array(repeating: 0, count: 32))
     }
 
     func verify(user name: String, password: String) throws(GatewayError) -> Identity {

@@ -106,7 +106,9 @@ public struct RegexRewrite: Sendable {
         for reference in Self.references(in: replacement) {
             switch reference {
             case .number(let number) where number > expression.numberOfCaptureGroups:
-                throw PathTemplateError("the replacement refers to group $\(number), but the pattern has \(expression.numberOfCaptureGroups)")
+                throw PathTemplateError(
+                    "the replacement refers to group $\(number), but the pattern has \(expression.numberOfCaptureGroups)"
+                )
             case .name(let name) where !known.contains(name):
                 throw PathTemplateError("the replacement refers to group '\(name)', which the pattern does not name")
             default:

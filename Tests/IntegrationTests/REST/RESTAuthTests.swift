@@ -145,7 +145,9 @@ struct RESTAuthTests {
         #expect(challenges.contains("Bearer realm=\"portico\""))
         #expect(try await Resilience.call(gateway.baseURL + "/admin/x", headers: [basic("ops", "wrong")]).status == 401)
         // Basic does not satisfy a route that requires a token.
-        #expect(try await Resilience.call(gateway.baseURL + "/jwt/x", headers: [basic("ops", "correct horse")]).status == 403)
+        #expect(
+            try await Resilience.call(gateway.baseURL + "/jwt/x", headers: [basic("ops", "correct horse")]).status
+                == 403)
         // The password never reaches the logs.
         #expect(!gateway.process.output.contains("correct horse"))
         await gateway.stop()
