@@ -6,7 +6,8 @@ import NIOHTTP1
 import ServiceClient
 
 final class RESTExchange {
-    let head: HTTPRequestHead
+    /// The client's request head (its framing headers are rewritten when a transform replaces the body).
+    var head: HTTPRequestHead
     let requestID: String
     let trace: GatewayTraceContext
     let start = ContinuousClock.now
@@ -49,6 +50,22 @@ final class RESTExchange {
     var extraResponseHeaders: [(String, String)] = []
     var deadline: CallDeadline?
     var target: Target?
+    /// The matched route's parameters and the request's query string.
+    var parameters: [String: String] = [:]
+    var query: Substring?
+    /// Runs once the whole request body is here (routes that transform or validate it).
+    var whenRequestComplete: (() -> Void)?
+    /// A response held back until its whole body is here, to transform it.
+    var heldResponse: HTTPResponseHead?
+    var heldBody: [UInt8] = []
+    /// The cache's view of this request, what the lookup said, and the entry being filled.
+    var cacheRequest: CacheRequest?
+    var cacheLookup: CacheLookup?
+    var cacheEntry: PendingEntry?
+    var cacheConfig: RouteCacheConfig?
+
+    /// Whether the gateway can still answer with a status of its own (nothing has gone to the client).
+    var canAnswer: Bool { !responseStarted || heldResponse != nil }
 
     /// Where and how the request goes, fixed once routing and auth are done.
     struct Target {

@@ -32,6 +32,8 @@ final class RESTGatewayShared: Sendable {
     let managedHeaders: Set<String>
     let compression: CompressionConfig
     let trustedProxies: [IPRange]
+    /// Responses of routes with `cache` (a reload starts with an empty cache).
+    let cache: ResponseCache
 
     init(environment env: GatewayEnvironment) throws {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
@@ -55,6 +57,8 @@ final class RESTGatewayShared: Sendable {
         managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
         compression = env.config.gateways.rest.compression
         trustedProxies = env.config.gateways.rest.trustedProxies
+        cache = ResponseCache(config: env.config.gateways.rest.cache, excludedHeaders: [RequestID.headerName])
+        CacheCounters.recordSize(of: cache)
     }
 }
 

@@ -26,6 +26,8 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             }
             exchange.extraResponseHeaders += headers
         }
+        if answerFromCache(route: route, upstreamPath: upstreamPath) { return }
+        if let aggregate = route.aggregate { return runAggregate(aggregate, route: route, identity: identity) }
         // Shadow traffic: a copy goes to the mirror service once the whole request is here.
         if let mirror = route.mirror, exchange.mirror == nil, mirror.config.chooses(), mirror.begin() {
             var body: [ByteBuffer] = []
@@ -67,7 +69,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         exchange.deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(
             in: .nanoseconds(deadline.total.nanoseconds)
         ) {
-            guard self.exchange === exchange, !exchange.responseStarted else { return }
+            guard self.exchange === exchange, exchange.canAnswer else { return }
             self.abandonUpstream()
             exchange.call?.finish(.timedOut)
             self.fail(
@@ -134,6 +136,8 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
         for name in hopByHop { head.headers.remove(name: name) }
         for name in shared.managedHeaders { head.headers.remove(name: name) }
+        // A response the gateway transforms must arrive unencoded.
+        if target.route.responseTransform != nil { head.headers.remove(name: "accept-encoding") }
         if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
         head.headers.replaceOrAdd(name: "host", value: lease.endpoint.authority)
         // The hop appended to X-Forwarded-For is the TCP peer; a trusted proxy's chain goes before it.
@@ -266,10 +270,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             }
             if !exchange.head.isKeepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
             head.version = exchange.head.version
-            context.write(
-                wrapOutboundOut(
-                    .head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))),
-                promise: nil)
+            emitResponseHead(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))
         case .body(let buffer):
             exchange.responseBytes += buffer.readableBytes
             if let limit = exchange.target?.route.maxResponseBytes, exchange.responseBytes > limit {
@@ -285,13 +286,14 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
                 context.close(promise: nil)
                 return
             }
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            _ = emitResponseBody(buffer)
         case .end(let trailers):
             exchange.cancelTimers()
             exchange.lease?.release(reusable: exchange.upstreamKeepAlive && exchange.requestEnded)
             exchange.lease = nil
-            exchange.phase = .finished
             exchange.call?.finish(.response(status: Int(exchange.responseStatus)))
+            guard finishResponseBody() else { return }
+            exchange.phase = .finished
             let keepAlive = exchange.head.isKeepAlive
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
                 if !keepAlive { context.close(promise: nil) }
@@ -312,7 +314,12 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
     func upstreamFailed(_ error: any Error) {
         guard let exchange, exchange.phase == .forwarding else { return }
         exchange.lease = nil
-        if exchange.responseStarted {
+        if exchange.heldResponse != nil {
+            exchange.call?.finish(.reset)
+            fail(
+                GatewayError(.upstreamError, "the upstream connection failed before the response ended: \(error)"),
+                closeAfter: false)
+        } else if exchange.responseStarted {
             exchange.cancelTimers()
             exchange.call?.finish(.reset)
             exchange.phase = .finished

@@ -50,7 +50,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                     exchange.mirror = copy
                 }
             }
-            if exchange.bodyBytes > exchange.maxBodyBytes && !exchange.responseStarted && exchange.phase != .answered {
+            if exchange.bodyBytes > exchange.maxBodyBytes && exchange.canAnswer && exchange.phase != .answered {
                 fail(
                     GatewayError(
                         .payloadTooLarge, "the request body is larger than \(ByteSize(bytes: exchange.maxBodyBytes))"),
@@ -63,6 +63,10 @@ final class RESTProxyHandler: ChannelDuplexHandler {
             exchange.requestEnded = true
             sendMirror()
             forwardOrQueue(part)
+            if let next = exchange.whenRequestComplete {
+                exchange.whenRequestComplete = nil
+                next()
+            }
             if exchange.phase == .answered { finishAnswered() }
         }
     }
@@ -184,10 +188,12 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                 }
             }
             let upstreamPath = route.upstreamPath(path: path, query: query, parameters: parameters)
+            exchange.parameters = parameters
+            exchange.query = query
             let credentials = Credentials(
                 header: { headers.first(name: $0) }, apiKeyHeader: shared.authenticator.config.apiKeyHeader)
             if !route.requiresAuthentication && credentials.isEmpty {
-                beginCall(route: route, upstreamPath: upstreamPath, identity: nil)
+                proceed(route: route, upstreamPath: upstreamPath, identity: nil)
                 return
             }
             // jwt-kit verifies asynchronously: pause reading while the decision is made.
@@ -205,7 +211,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                 context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                 switch result {
                 case .success(let identity):
-                    self.beginCall(route: route, upstreamPath: upstreamPath, identity: identity)
+                    self.proceed(route: route, upstreamPath: upstreamPath, identity: identity)
                 case .failure(let error):
                     var extra: [(String, String)] = []
                     if error.code == .unauthenticated {
@@ -252,7 +258,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     // MARK: answers made by the gateway
 
     func fail(_ error: GatewayError, closeAfter: Bool, extraHeaders: [(String, String)] = []) {
-        guard let exchange, !exchange.responseStarted else {
+        guard let exchange, exchange.canAnswer else {
             context?.close(promise: nil)
             return
         }
@@ -267,10 +273,13 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     /// Answers the request from the gateway itself (errors, CORS preflights); the rest of the request
     /// body is read and dropped.
     func answer(_ status: HTTPResponseStatus, body: [UInt8], headers extra: [(String, String)], closeAfter: Bool) {
-        guard let exchange, let context, !exchange.responseStarted else {
+        guard let exchange, let context, exchange.canAnswer else {
             context?.close(promise: nil)
             return
         }
+        exchange.heldResponse = nil
+        exchange.heldBody = []
+        exchange.cacheEntry = nil
         exchange.cancelTimers()
         exchange.phase = .answered
         exchange.responseStarted = true

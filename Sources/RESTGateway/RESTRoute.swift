@@ -7,6 +7,8 @@ struct RESTRoute: Sendable {
     let service: UpstreamService
     let policy: AuthPolicyConfig
     let timeout: Duration
+    /// The route's own timeout setting, if any (aggregate backends default to it).
+    let timeoutConfig: ConfigDuration?
     /// The route's retry policy, or the service's.
     let retry: RetryConfig
     let requestHeaders: HeaderEditsConfig
@@ -23,6 +25,12 @@ struct RESTRoute: Sendable {
     /// The route's own request body limit, if it sets one.
     let maxRequestBytes: Int?
     let maxResponseBytes: Int?
+    /// Body transformations (nil when the side is left as it is).
+    let requestTransform: BodyTransformer?
+    let responseTransform: BodyTransformer?
+    let cache: RouteCacheConfig?
+    let cacheCounters: CacheCounters?
+    let aggregate: AggregateConfig?
 
     final class Canary: Sendable {
         let route: RESTRoute
@@ -44,6 +52,7 @@ struct RESTRoute: Sendable {
         self.service = service
         self.policy = config.auth
         self.timeout = service.requestTimeout(route: config.timeout)
+        self.timeoutConfig = config.timeout
         self.retry = config.retry ?? service.config.retry
         self.requestHeaders = config.headers.request
         self.responseHeaders = config.headers.response
@@ -53,11 +62,21 @@ struct RESTRoute: Sendable {
         self.mirror = config.mirror.map { RESTMirror(config: $0) }
         self.maxRequestBytes = config.maxRequestBodySize?.bytes
         self.maxResponseBytes = config.maxResponseBodySize?.bytes
+        self.requestTransform = config.transform.map { BodyTransformer($0, side: .request) }.flatMap {
+            $0.isIdentity ? nil : $0
+        }
+        self.responseTransform = config.transform.map { BodyTransformer($0, side: .response) }.flatMap {
+            $0.isIdentity ? nil : $0
+        }
+        self.cache = config.cache
+        self.cacheCounters = config.cache.map { _ in CacheCounters(route: config.name) }
+        self.aggregate = config.aggregate
         if let canaryConfig = config.canary, let canaryService {
             var plain = config
             plain.canary = nil
             plain.rateLimit = nil  // One limit for the route, taken before the split.
             plain.mirror = nil  // Mirrored (or not) before the split too.
+            plain.cache = nil  // Looked up and stored by the route itself.
             self.canary = Canary(route: RESTRoute(config: plain, service: canaryService), config: canaryConfig)
         } else {
             self.canary = nil

@@ -111,6 +111,9 @@ public enum ConfigValidator {
 
         // rest
         let rest = config.gateways.rest
+        for problem in rest.cache.problems() {
+            problems.append(.init(["gateways", "rest", "cache", .key(problem.key)], problem.message))
+        }
         var restRoutes: [(name: String, matcher: RouteMatcher, target: Int)] = []
         var seenNames = Set<String>()
         for (index, route) in rest.routes.enumerated() {
@@ -120,6 +123,16 @@ public enum ConfigValidator {
             }
             requireService(route.service, at: path + ["service"])
             requireHTTPService(route.service, at: path + ["service"])
+            if let transform = route.transform {
+                for problem in BodyTransformConfig.problems(transform) {
+                    problems.append(.init(path + ["transform"] + problem.path.map { .key($0) }, problem.message))
+                }
+            }
+            if let cache = route.cache {
+                for problem in cache.problems() {
+                    problems.append(.init(path + ["cache", .key(problem.key)], problem.message))
+                }
+            }
             if let aggregate = route.aggregate {
                 for (number, backend) in aggregate.backends.enumerated() {
                     requireService(backend.service, at: path + ["aggregate", "backends", .index(number), "service"])

@@ -10,15 +10,18 @@ public struct RESTGatewayConfig: Codable, Sendable {
     public var compression: CompressionConfig
     /// Proxies in front of the gateway whose `X-Forwarded-*` headers are believed (CIDR list).
     public var trustedProxies: [IPRange]
+    /// The memory bound of the response cache shared by routes with `cache`.
+    public var cache: CacheStoreConfig
 
     public init(listener: ListenerConfig = .defaults(port: 8080), routes: [HTTPRouteConfig] = []) {
         self.listener = listener
         self.routes = routes
         self.compression = .init()
         self.trustedProxies = []
+        self.cache = .init()
     }
 
-    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies }
+    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies, cache }
 
     public init(from decoder: any Decoder) throws {
         listener = try ListenerConfig(
@@ -27,6 +30,7 @@ public struct RESTGatewayConfig: Codable, Sendable {
         routes = try c.value(.routes, or: [])
         compression = try c.value(.compression, or: .init())
         trustedProxies = try c.value(.trustedProxies, or: [])
+        cache = try c.value(.cache, or: .init())
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -35,6 +39,7 @@ public struct RESTGatewayConfig: Codable, Sendable {
         try c.encode(routes, forKey: .routes)
         try c.encode(compression, forKey: .compression)
         try c.encode(trustedProxies, forKey: .trustedProxies)
+        try c.encode(cache, forKey: .cache)
     }
 }
 
@@ -87,7 +92,7 @@ public struct CompressionConfig: Codable, Sendable {
 /// `ipDeny` (lists of addresses or CIDR blocks), `cors` (``CORSConfig``), `rateLimit`
 /// (``RateLimitConfig``), `canary` (``CanaryConfig``), `mirror` (``MirrorConfig``),
 /// `maxRequestBodySize` and `maxResponseBodySize`, `aggregate` (``AggregateConfig``; then `service`
-/// may be left out).
+/// may be left out), `transform` (``BodyTransformConfig``), `cache` (``RouteCacheConfig``).
 public struct HTTPRouteConfig: Codable, Sendable {
     public var name: String
     public var match: RouteMatchConfig
@@ -110,6 +115,10 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var maxResponseBodySize: ByteSize?
     /// Fan-out to several services with the answers merged; `service` is then optional.
     public var aggregate: AggregateConfig?
+    /// Request and response body shaping and XML/JSON conversion (bodies are buffered).
+    public var transform: BodyTransformConfig?
+    /// Response caching in the gateway's memory.
+    public var cache: RouteCacheConfig?
 
     public init(
         name: String, match: RouteMatchConfig, service: String, rewrite: PathRewriteConfig? = nil,
@@ -132,6 +141,8 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.maxRequestBodySize = nil
         self.maxResponseBodySize = nil
         self.aggregate = nil
+        self.transform = nil
+        self.cache = nil
     }
 
     /// The route's client IP rules.
@@ -157,6 +168,8 @@ public struct HTTPRouteConfig: Codable, Sendable {
         mirror = try c.decodeIfPresent(MirrorConfig.self, forKey: .mirror)
         maxRequestBodySize = try c.decodeIfPresent(ByteSize.self, forKey: .maxRequestBodySize)
         maxResponseBodySize = try c.decodeIfPresent(ByteSize.self, forKey: .maxResponseBodySize)
+        transform = try c.decodeIfPresent(BodyTransformConfig.self, forKey: .transform)
+        cache = try c.decodeIfPresent(RouteCacheConfig.self, forKey: .cache)
     }
 }
 

@@ -1,11 +1,14 @@
 // An in-process upstream for tests that need to see what a gateway forwarded or to misbehave on demand:
 // `/echo` answers with the request as JSON, `/delay/{ms}` answers late, `/hang` never answers,
-// `/status/{code}` answers that status, `/stream/{kib}` streams that many KiB.
+// `/status/{code}` answers that status, `/stream/{kib}` streams that many KiB, `/body` answers with
+// the request's own body and content type, `/count` with how often it was called; both set
+// `Cache-Control` from `?cc=` and `Vary` from `?vary=`.
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 struct EchoedRequest: Decodable {
     var method: String
@@ -28,6 +31,28 @@ final class TestUpstream: Sendable {
 
     static func start() async throws -> TestUpstream {
         let router = Router()
+        let calls = CallCounter()
+        @Sendable func cacheHeaders(_ request: Request) -> HTTPFields {
+            var fields = HTTPFields()
+            if let cc = request.uri.queryParameters["cc"] { fields[.cacheControl] = String(cc) }
+            if let vary = request.uri.queryParameters["vary"] { fields[.vary] = String(vary) }
+            return fields
+        }
+        router.post("/body") { request, _ in
+            var fields = cacheHeaders(request)
+            fields[.contentType] = request.headers[.contentType] ?? "application/octet-stream"
+            let body = try await request.body.collect(upTo: 1 << 20)
+            return Response(status: .ok, headers: fields, body: .init(byteBuffer: body))
+        }
+        router.get("/count") { request, _ in
+            let n = calls.next()
+            var fields = cacheHeaders(request)
+            fields[.contentType] = "application/json"
+            let language = request.headers[.acceptLanguage] ?? ""
+            return Response(
+                status: .ok, headers: fields,
+                body: .init(byteBuffer: ByteBuffer(string: #"{"n":\#(n),"language":"\#(language)"}"#)))
+        }
         router.on("/echo/**", method: .get, use: echo)
         router.on("/echo/**", method: .post, use: echo)
         router.on("/echo", method: .get, use: echo)
@@ -94,4 +119,10 @@ func fnv1a(_ bytes: [UInt8]) -> String {
     var hash: UInt64 = 1469598103934665603
     for byte in bytes { hash = (hash ^ UInt64(byte)) &* 1099511628211 }
     return String(hash, radix: 16)
+}
+
+/// How often `/count` was called.
+final class CallCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
 }
