@@ -37,13 +37,18 @@ final class RESTGatewayShared: Sendable {
 
     init(environment env: GatewayEnvironment) throws {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
-        for route in env.config.gateways.rest.routes {
+        let expanded = try OpenAPIRoutes.expand(env.config.gateways.rest, auth: env.config.auth) {
+            env.loaded.resolve(path: $0)
+        }
+        for route in expanded.routes {
             let service = try env.client.registry.service(route.service)
             let canary = try route.canary.map { try env.client.registry.service($0.service) }
             compiled.append(
                 (
                     route.name, try RouteMatcher(config: route.match),
-                    RESTRoute(config: route, service: service, canaryService: canary)
+                    RESTRoute(
+                        config: route, service: service, canaryService: canary,
+                        validator: expanded.validators[route.name])
                 ))
         }
         routes = try RouteTable(compiled)
@@ -78,7 +83,11 @@ public enum RESTGateway {
     }
 
     static func routeInfo(_ env: GatewayEnvironment) -> [RouteInfo] {
-        env.config.gateways.rest.routes.map { route in
+        let routes =
+            (try? OpenAPIRoutes.expand(env.config.gateways.rest, auth: env.config.auth) { env.loaded.resolve(path: $0) })?
+            .routes
+            ?? env.config.gateways.rest.routes
+        return routes.map { route in
             RouteInfo(
                 name: route.name, match: (try? RouteMatcher(config: route.match).pathDescription) ?? "?",
                 methods: route.match.methods, target: route.service,

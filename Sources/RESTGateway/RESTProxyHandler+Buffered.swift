@@ -12,16 +12,40 @@ extension RESTProxyHandler {
     /// Continues with `next` once the request body is complete when the route transforms it, at once
     /// otherwise.
     func proceed(route: RESTRoute, upstreamPath: String, identity: Identity?) {
-        guard let exchange, let transformer = route.requestTransform else {
+        guard let exchange, route.requestTransform != nil || route.validator != nil else {
             return beginCall(route: route, upstreamPath: upstreamPath, identity: identity)
         }
-        exchange.maxBodyBytes = min(exchange.maxBodyBytes, transformer.maxBodySize)
+        if let transformer = route.requestTransform {
+            exchange.maxBodyBytes = min(exchange.maxBodyBytes, transformer.maxBodySize)
+        }
         let next = { [self] in
             guard self.exchange === exchange else { return }
-            guard transformRequestBody(transformer) else { return }
+            if let validator = route.validator, !validateRequest(validator) { return }
+            if let transformer = route.requestTransform, !transformRequestBody(transformer) { return }
             beginCall(route: route, upstreamPath: upstreamPath, identity: identity)
         }
         if exchange.requestEnded { next() } else { exchange.whenRequestComplete = next }
+    }
+
+    /// Checks the whole request against its OpenAPI operation; answers 400 (or 415 for a media type
+    /// the operation does not accept) naming the failing fields, and returns false, when it fails.
+    private func validateRequest(_ validator: RequestValidator) -> Bool {
+        guard let exchange else { return false }
+        var bytes: [UInt8] = []
+        for case .body(let buffer) in exchange.pending { bytes.append(contentsOf: buffer.readableBytesView) }
+        let headers = exchange.head.headers
+        let failures = validator.validate(
+            pathParameters: exchange.parameters, query: exchange.query, header: { headers.first(name: $0) },
+            contentType: headers.first(name: "content-type"), body: bytes.isEmpty ? nil : bytes)
+        guard let first = failures.first else { return true }
+        let mediaType = failures.contains { $0.kind == .unsupportedMediaType }
+        fail(
+            GatewayError(
+                mediaType ? .unsupportedMediaType : .badRequest,
+                failures.map(\.message).joined(separator: "; "),
+                details: ["field": first.field, "fields": failures.map(\.field).joined(separator: ",")]),
+            closeAfter: false)
+        return false
     }
 
     /// Replaces the queued body with its transformed form; answers 400 and returns false when the

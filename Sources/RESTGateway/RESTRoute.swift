@@ -31,6 +31,8 @@ struct RESTRoute: Sendable {
     let cache: RouteCacheConfig?
     let cacheCounters: CacheCounters?
     let aggregate: AggregateConfig?
+    /// Checks requests against the OpenAPI operation the route was generated from.
+    let validator: RequestValidator?
 
     final class Canary: Sendable {
         let route: RESTRoute
@@ -47,7 +49,11 @@ struct RESTRoute: Sendable {
     let regexRewrite: RegexRewrite?
     let queryMapping: QueryMappingConfig?
 
-    init(config: HTTPRouteConfig, service: UpstreamService, canaryService: UpstreamService? = nil) {
+    init(
+        config: HTTPRouteConfig, service: UpstreamService, canaryService: UpstreamService? = nil,
+        validator: RequestValidator? = nil
+    ) {
+        self.validator = validator
         self.name = config.name
         self.service = service
         self.policy = config.auth

@@ -111,6 +111,18 @@ public enum ConfigValidator {
 
         // rest
         let rest = config.gateways.rest
+        for (index, source) in rest.openapi.enumerated() {
+            let path: [ConfigProblem.Key] = ["gateways", "rest", "openapi", .index(index)]
+            requireService(source.service, at: path + ["service"])
+            requireHTTPService(source.service, at: path + ["service"])
+            if !FileManager.default.fileExists(atPath: loaded.resolve(path: source.spec)) {
+                problems.append(.init(path + ["spec"], "file '\(source.spec)' does not exist"))
+            }
+            if !source.pathPrefix.isEmpty && !source.pathPrefix.hasPrefix("/") {
+                problems.append(.init(path + ["pathPrefix"], "must start with '/'"))
+            }
+            if let auth = source.auth { checkPolicy(auth, at: path + ["auth"]) }
+        }
         for problem in rest.cache.problems() {
             problems.append(.init(["gateways", "rest", "cache", .key(problem.key)], problem.message))
         }

@@ -12,6 +12,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
     public var trustedProxies: [IPRange]
     /// The memory bound of the response cache shared by routes with `cache`.
     public var cache: CacheStoreConfig
+    /// Routes generated from OpenAPI documents (added to `routes`).
+    public var openapi: [OpenAPIRoutesConfig]
 
     public init(listener: ListenerConfig = .defaults(port: 8080), routes: [HTTPRouteConfig] = []) {
         self.listener = listener
@@ -19,9 +21,10 @@ public struct RESTGatewayConfig: Codable, Sendable {
         self.compression = .init()
         self.trustedProxies = []
         self.cache = .init()
+        self.openapi = []
     }
 
-    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies, cache }
+    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies, cache, openapi }
 
     public init(from decoder: any Decoder) throws {
         listener = try ListenerConfig(
@@ -31,6 +34,7 @@ public struct RESTGatewayConfig: Codable, Sendable {
         compression = try c.value(.compression, or: .init())
         trustedProxies = try c.value(.trustedProxies, or: [])
         cache = try c.value(.cache, or: .init())
+        openapi = try c.value(.openapi, or: [])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -40,6 +44,7 @@ public struct RESTGatewayConfig: Codable, Sendable {
         try c.encode(compression, forKey: .compression)
         try c.encode(trustedProxies, forKey: .trustedProxies)
         try c.encode(cache, forKey: .cache)
+        try c.encode(openapi, forKey: .openapi)
     }
 }
 
@@ -117,6 +122,8 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var aggregate: AggregateConfig?
     /// Request and response body shaping and XML/JSON conversion (bodies are buffered).
     public var transform: BodyTransformConfig?
+    /// Set on routes generated from an OpenAPI document: the operation's name there.
+    public var openAPIOperation: String?
     /// Response caching in the gateway's memory.
     public var cache: RouteCacheConfig?
 
@@ -143,6 +150,7 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.aggregate = nil
         self.transform = nil
         self.cache = nil
+        self.openAPIOperation = nil
     }
 
     /// The route's client IP rules.
@@ -228,6 +236,12 @@ public struct PathRewriteConfig: Codable, Sendable {
     public var path: String?
     public var regex: RegexRewriteConfig?
     public var query: QueryMappingConfig?
+
+    public init(stripPrefix: String? = nil, addPrefix: String? = nil, path: String? = nil) {
+        self.stripPrefix = stripPrefix
+        self.addPrefix = addPrefix
+        self.path = path
+    }
 }
 
 /// `rewrite.regex`: keys `pattern` (searched in the path) and `replacement` (`$1`, `${name}`, `$$`).

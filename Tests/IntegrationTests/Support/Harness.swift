@@ -78,6 +78,7 @@ enum TestConfig {
     static func write(_ yaml: String) throws -> String {
         let root = BuildProducts.repositoryRoot.path
         let absolute = yaml.replacingOccurrences(of: "schema: Protocols/", with: "schema: \(root)/Protocols/")
+            .replacingOccurrences(of: "spec: Protocols/", with: "spec: \(root)/Protocols/")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("portico-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("portico.yaml").path
