@@ -71,19 +71,10 @@ public struct RouteCacheConfig: Codable, Sendable, Equatable {
             let why = status == 206 ? "partial content is not cached" : "is not a final response status"
             problems.append(.init(key: "statuses", message: "\(status) \(why)"))
         }
-        for name in keyHeaders where !Self.isToken(name) {
+        for name in keyHeaders where !RoutePolicyValidator.isToken(name) {
             problems.append(.init(key: "keyHeaders", message: "'\(name)' is not a header name"))
         }
         return problems
-    }
-
-    /// RFC 9110 token characters.
-    static func isToken(_ name: String) -> Bool {
-        !name.isEmpty
-            && name.utf8.allSatisfy { byte in
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                    || "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
     }
 }
 
