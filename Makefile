@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 VENV := .venv
-APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv openssl
+APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv openssl curl
 BENCH_PACKAGES := nginx wrk
 GATEWAYS := rest graphql grpc cloudevents websocket
 

@@ -4,6 +4,7 @@ import GatewayCore
 public import GatewayHTTP
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceClient
 import Synchronization
 
@@ -34,6 +35,11 @@ final class RESTGatewayShared: Sendable {
     let trustedProxies: [IPRange]
     /// Responses of routes with `cache` (a reload starts with an empty cache).
     let cache: ResponseCache
+    /// TLS for new client connections (rebuilt from the files on reload).
+    let tlsContext: NIOSSLContext?
+    let http2: Bool
+    /// `https` when the listener terminates TLS.
+    let scheme: String
 
     init(environment env: GatewayEnvironment) throws {
         var compiled: [(name: String, matcher: RouteMatcher, target: RESTRoute)] = []
@@ -64,6 +70,11 @@ final class RESTGatewayShared: Sendable {
         trustedProxies = env.config.gateways.rest.trustedProxies
         cache = ResponseCache(config: env.config.gateways.rest.cache, excludedHeaders: [RequestID.headerName])
         CacheCounters.recordSize(of: cache)
+        http2 = env.config.gateways.rest.http2
+        scheme = env.config.gateways.rest.tls == nil ? "http" : "https"
+        tlsContext = try env.config.gateways.rest.tls.map { tls in
+            try ListenerTLS.context(tls, http2: env.config.gateways.rest.http2) { env.loaded.resolve(path: $0) }
+        }
     }
 }
 

@@ -160,11 +160,12 @@ final class RESTProxyHandler: ChannelDuplexHandler {
             let peer = context.channel.remoteAddress?.ipAddress
             exchange.client =
                 shared.trustedProxies.isEmpty
-                ? ForwardedClient(peer: peer, host: head.headers.first(name: "host"))
+                ? ForwardedClient(peer: peer, host: head.headers.first(name: "host"), scheme: shared.scheme)
                 : ForwardedClient(
                     peer: peer, trusted: shared.trustedProxies, forwardedFor: head.headers["x-forwarded-for"],
                     proto: head.headers.first(name: "x-forwarded-proto"),
-                    forwardedHost: head.headers.first(name: "x-forwarded-host"), host: head.headers.first(name: "host"))
+                    forwardedHost: head.headers.first(name: "x-forwarded-host"), host: head.headers.first(name: "host"),
+                    scheme: shared.scheme)
             if !route.ipRules.isEmpty && !route.ipRules.permits(exchange.client.address) {
                 return fail(
                     GatewayError(.permissionDenied, "requests from this address are not allowed on this route"),

@@ -1,12 +1,10 @@
-// The REST listener as a swift-service-lifecycle `Service`: binds, serves HTTP/1.1 through
-// `RESTProxyHandler`, and on graceful shutdown stops accepting and lets in-flight requests finish
+// The REST listener as a swift-service-lifecycle `Service`: binds, serves HTTP/1.1 and HTTP/2 (with or
+// without TLS, see RESTListenerPipeline.swift) through `RESTProxyHandler`, and on graceful shutdown stops accepting and lets in-flight requests finish
 // (NIOExtras' ServerQuiescingHelper closes each connection after its current response).
 import GatewayCore
 import Logging
 import NIOCore
 import NIOExtras
-import NIOHTTP1
-import NIOHTTPCompression
 import NIOPosix
 import ServiceLifecycle
 
@@ -32,23 +30,7 @@ struct RESTServer: Service {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Outbound header validation is off: every header value sent was parsed by llhttp
-                    // (which refuses CR/LF) or checked by the proxy handler on the way in.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withErrorHandling: true, withOutboundHeaderValidation: false)
-                    let compression = shared.current.compression
-                    if compression.enabled {
-                        // NIOHTTPCompression negotiates gzip/deflate from Accept-Encoding and streams.
-                        try channel.pipeline.syncOperations.addHandler(
-                            HTTPResponseCompressor(responseCompressionPredicate: { head, _ in
-                                compression.shouldCompress(
-                                    contentType: head.headers.first(name: "content-type"),
-                                    contentLength: head.headers.first(name: "content-length"),
-                                    contentEncoding: head.headers.first(name: "content-encoding"))
-                                    ? .compressIfPossible : .doNotCompress
-                            }))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(RESTProxyHandler(box: shared))
+                    try RESTListenerPipeline.configure(channel, shared: shared)
                 }
             }
             .bind(host: address.host, port: address.port).get()

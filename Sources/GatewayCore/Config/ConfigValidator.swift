@@ -111,6 +111,16 @@ public enum ConfigValidator {
 
         // rest
         let rest = config.gateways.rest
+        if let tls = rest.tls {
+            for (key, file) in [
+                ("certificateFile", tls.certificateFile), ("privateKeyFile", tls.privateKeyFile),
+                ("clientCAFile", tls.clientCAFile),
+            ] {
+                if let file, !FileManager.default.fileExists(atPath: loaded.resolve(path: file)) {
+                    problems.append(.init(["gateways", "rest", "tls", .key(key)], "file '\(file)' does not exist"))
+                }
+            }
+        }
         for (index, source) in rest.openapi.enumerated() {
             let path: [ConfigProblem.Key] = ["gateways", "rest", "openapi", .index(index)]
             requireService(source.service, at: path + ["service"])

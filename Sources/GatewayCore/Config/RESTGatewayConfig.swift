@@ -14,6 +14,10 @@ public struct RESTGatewayConfig: Codable, Sendable {
     public var cache: CacheStoreConfig
     /// Routes generated from OpenAPI documents (added to `routes`).
     public var openapi: [OpenAPIRoutesConfig]
+    /// TLS on the main listener (HTTPS, and HTTP/2 through ALPN).
+    public var tls: ListenerTLSConfig?
+    /// HTTP/2 from clients: `h2` through ALPN with TLS, prior-knowledge `h2c` without (default true).
+    public var http2: Bool
 
     public init(listener: ListenerConfig = .defaults(port: 8080), routes: [HTTPRouteConfig] = []) {
         self.listener = listener
@@ -22,9 +26,11 @@ public struct RESTGatewayConfig: Codable, Sendable {
         self.trustedProxies = []
         self.cache = .init()
         self.openapi = []
+        self.tls = nil
+        self.http2 = true
     }
 
-    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies, cache, openapi }
+    enum CodingKeys: String, CodingKey { case routes, compression, trustedProxies, cache, openapi, tls, http2 }
 
     public init(from decoder: any Decoder) throws {
         listener = try ListenerConfig(
@@ -35,6 +41,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
         trustedProxies = try c.value(.trustedProxies, or: [])
         cache = try c.value(.cache, or: .init())
         openapi = try c.value(.openapi, or: [])
+        tls = try c.decodeIfPresent(ListenerTLSConfig.self, forKey: .tls)
+        http2 = try c.value(.http2, or: true)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -45,6 +53,8 @@ public struct RESTGatewayConfig: Codable, Sendable {
         try c.encode(trustedProxies, forKey: .trustedProxies)
         try c.encode(cache, forKey: .cache)
         try c.encode(openapi, forKey: .openapi)
+        try c.encodeIfPresent(tls, forKey: .tls)
+        try c.encode(http2, forKey: .http2)
     }
 }
 

@@ -221,28 +221,29 @@ public struct ForwardedClient: Sendable, Equatable {
     public var scheme: String
     public var host: String?
 
+    /// `scheme` is how the client reached the gateway (`https` on a TLS listener).
     public init(
         peer: String?, trusted: [IPRange], forwardedFor: [String], proto: String?, forwardedHost: String?,
-        host: String?
+        host: String?, scheme: String = "http"
     ) {
         let rules = IPRules(allow: trusted, deny: [])
         guard !trusted.isEmpty, rules.permits(peer) else {
-            self.init(peer: peer, host: host)
+            self.init(peer: peer, host: host, scheme: scheme)
             return
         }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
         let client = hops.reversed().first { !rules.permits($0) } ?? hops.first ?? peer
-        let scheme = proto.map { $0.lowercased() }.flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? "http"
+        let scheme = proto.map { $0.lowercased() }.flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? scheme
         self.init(
             peer: peer, address: client, priorForwardedFor: hops.isEmpty ? nil : hops.joined(separator: ", "),
             scheme: scheme, host: forwardedHost ?? host)
     }
 
     /// A client that reached the gateway directly (no trusted proxy in between).
-    public init(peer: String?, host: String?) {
-        self.init(peer: peer, address: peer, priorForwardedFor: nil, scheme: "http", host: host)
+    public init(peer: String?, host: String?, scheme: String = "http") {
+        self.init(peer: peer, address: peer, priorForwardedFor: nil, scheme: scheme, host: host)
     }
 
     public init(peer: String?, address: String?, priorForwardedFor: String?, scheme: String, host: String?) {

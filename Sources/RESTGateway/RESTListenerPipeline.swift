@@ -1,0 +1,114 @@
+// How a client connection to the REST listener is set up: TLS when configured (certificates from the
+// current config, so a reload serves new certificates to new connections), then HTTP/2 or HTTP/1.1:
+// chosen by ALPN under TLS, by the HTTP/2 connection preface on plain connections (prior-knowledge
+// h2c). Each HTTP/2 stream gets the same proxy handler as an HTTP/1.1 connection, behind NIOHTTP2's
+// HTTP/1 codec. The preface detection is hand-written: NIO has no server-side h2c detector.
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOHTTPCompression
+import NIOSSL
+import NIOTLS
+
+enum RESTListenerPipeline {
+    static func configure(_ channel: any Channel, shared box: RESTSharedBox) throws {
+        let current = box.current
+        let sync = channel.pipeline.syncOperations
+        if let tls = current.tlsContext {
+            try sync.addHandler(NIOSSLServerHandler(context: tls))
+            if current.http2 {
+                try sync.addHandler(
+                    ApplicationProtocolNegotiationHandler { result in
+                        channel.eventLoop.makeCompletedFuture {
+                            if case .negotiated("h2") = result {
+                                try configureHTTP2(channel, shared: box)
+                            } else {
+                                try configureHTTP1(channel, shared: box)
+                            }
+                        }
+                    })
+                return
+            }
+            return try configureHTTP1(channel, shared: box)
+        }
+        if current.http2 {
+            return try sync.addHandler(PriorKnowledgeSwitch(shared: box))
+        }
+        try configureHTTP1(channel, shared: box)
+    }
+
+    static func configureHTTP1(_ channel: any Channel, shared box: RESTSharedBox) throws {
+        // Outbound header validation is off: every header value sent was parsed by llhttp (which
+        // refuses CR/LF) or checked by the proxy handler on the way in.
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withErrorHandling: true, withOutboundHeaderValidation: false)
+        try addProxy(to: channel, shared: box)
+    }
+
+    static func configureHTTP2(_ channel: any Channel, shared box: RESTSharedBox) throws {
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try addProxy(to: stream, shared: box)
+            }
+        }
+    }
+
+    private static func addProxy(to channel: any Channel, shared box: RESTSharedBox) throws {
+        let compression = box.current.compression
+        if compression.enabled {
+            // NIOHTTPCompression negotiates gzip/deflate from Accept-Encoding and streams.
+            try channel.pipeline.syncOperations.addHandler(
+                HTTPResponseCompressor(responseCompressionPredicate: { head, _ in
+                    compression.shouldCompress(
+                        contentType: head.headers.first(name: "content-type"),
+                        contentLength: head.headers.first(name: "content-length"),
+                        contentEncoding: head.headers.first(name: "content-encoding"))
+                        ? .compressIfPossible : .doNotCompress
+                }))
+        }
+        try channel.pipeline.syncOperations.addHandler(RESTProxyHandler(box: box))
+    }
+}
+
+/// Reads the first bytes of a plain connection: the HTTP/2 preface means prior-knowledge h2c,
+/// anything else HTTP/1.1. Then it sets the pipeline up, passes the bytes on and removes itself.
+final class PriorKnowledgeSwitch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    let shared: RESTSharedBox
+    private var buffered: ByteBuffer?
+
+    init(shared: RESTSharedBox) { self.shared = shared }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffered == nil {
+            buffered = incoming
+        } else {
+            buffered!.writeBuffer(&incoming)
+        }
+        guard let bytes = buffered else { return }
+        let seen = bytes.readableBytesView.prefix(Self.preface.count)
+        let isPrefix = seen.elementsEqual(Self.preface.prefix(seen.count))
+        if isPrefix && seen.count < Self.preface.count { return }  // Wait for more.
+        do {
+            if isPrefix {
+                try RESTListenerPipeline.configureHTTP2(context.channel, shared: shared)
+            } else {
+                try RESTListenerPipeline.configureHTTP1(context.channel, shared: shared)
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        buffered = nil
+        context.fireChannelRead(wrapInboundOut(bytes))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
