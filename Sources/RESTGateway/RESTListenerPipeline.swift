@@ -42,7 +42,7 @@ enum RESTListenerPipeline {
         // Outbound header validation is off: every header value sent was parsed by llhttp (which
         // refuses CR/LF) or checked by the proxy handler on the way in.
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withErrorHandling: true, withOutboundHeaderValidation: false)
+            withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
         try addProxy(to: channel, shared: box)
     }
 

@@ -21,6 +21,12 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     var shared: RESTGatewayShared
     var context: ChannelHandlerContext?
     var exchange: RESTExchange?
+    /// Request parts that arrived while an earlier request on this connection was in progress.
+    var pipelined: [HTTPServerRequestPart] = []
+    var pipelinedBytes = 0
+    var pipelinePaused = false
+    /// Set by a graceful shutdown: close once the current response has been sent.
+    var quiescing = false
 
     init(box: RESTSharedBox) {
         self.box = box
@@ -34,6 +40,16 @@ final class RESTProxyHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        // A pipelined request waits until the one before it has been answered (see
+        // RESTProxyHandler+Pipelining.swift); NIO's pipelining handler is not used because holding
+        // reads back costs two epoll_ctl calls per request.
+        if !pipelined.isEmpty || (exchange != nil && isRequestHead(part)) {
+            return holdPipelined(part, context: context)
+        }
+        handle(part, context: context)
+    }
+
+    func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
             start(head: head, context: context)
@@ -108,10 +124,11 @@ final class RESTProxyHandler: ChannelDuplexHandler {
                 GatewayError(.badRequest, "Content-Length and Transfer-Encoding together are not allowed"),
                 closeAfter: true)
         }
-        if Set(lengths).count > 1 {
+        if lengths.count > 1 && lengths.contains(where: { $0 != lengths[0] }) {
             return fail(GatewayError(.badRequest, "conflicting Content-Length values"), closeAfter: true)
         }
-        for (_, value) in head.headers where value.contains("\r") || value.contains("\n") {
+        // Byte scan: `String.contains(String)` goes through Foundation's NSString search.
+        for (_, value) in head.headers where value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
             return fail(GatewayError(.badRequest, "header values must not contain CR or LF"), closeAfter: true)
         }
 
@@ -320,6 +337,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     func complete(status: UInt) {
         guard let exchange else { return }
         self.exchange = nil
+        defer { resumePipelined() }
         shared.metrics.requestFinished()
         let duration = ContinuousClock.now - exchange.start
         shared.metrics.record(route: exchange.routeName, status: "\(status)", duration: duration)

@@ -220,6 +220,21 @@ struct RESTGatewayTests {
         }
     }
 
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await Self.withGateway { gateway, _ in
+            // Three requests in one write; the slow one in the middle must not let the third overtake it.
+            let text = try RawSocket.exchange(
+                port: gateway.port,
+                "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\nGET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /echo/three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
+            let one = try #require(text.range(of: #"\/echo\/one"#))
+            let slow = try #require(text.range(of: "slow"))
+            let three = try #require(text.range(of: #"\/echo\/three"#))
+            #expect(one.lowerBound < slow.lowerBound && slow.lowerBound < three.lowerBound)
+            #expect(text.components(separatedBy: "HTTP/1.1 200").count == 4)
+        }
+    }
+
     @Test func drainsInFlightRequestsOnSIGTERM() async throws {
         let upstream = try await TestUpstream.start()
         defer { upstream.stop() }
@@ -248,7 +263,7 @@ struct RESTGatewayTests {
 
 /// Sends raw bytes and reads the first response, for malformed-HTTP tests.
 enum RawSocket {
-    static func exchange(port: Int, _ text: String) throws -> String {
+    static func exchange(port: Int, _ text: String, untilClosed: Bool = false) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
@@ -265,7 +280,16 @@ enum RawSocket {
         guard connected == 0 else { throw HarnessError(description: "connect failed") }
         _ = text.withCString { send(fd, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        guard untilClosed else {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        }
+        var received: [UInt8] = []
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        return String(decoding: received, as: UTF8.self)
     }
 }
