@@ -31,6 +31,8 @@ final class RESTGatewayShared: Sendable {
     let maxBodyBytes: Int
     let identityHeaders: IdentityHeadersConfig
     let managedHeaders: Set<String>
+    /// Hop-by-hop and gateway-managed names, removed from every forwarded request.
+    let droppedRequestHeaders: Set<String>
     let compression: CompressionConfig
     let trustedProxies: [IPRange]
     /// Responses of routes with `cache` (a reload starts with an empty cache).
@@ -66,6 +68,7 @@ final class RESTGatewayShared: Sendable {
         maxBodyBytes = env.config.limits.maxRequestBodySize.bytes
         identityHeaders = env.config.auth.identityHeaders
         managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
+        droppedRequestHeaders = managedHeaders.union(HTTPHeaderRules.hopByHop)
         compression = env.config.gateways.rest.compression
         trustedProxies = env.config.gateways.rest.trustedProxies
         cache = ResponseCache(config: env.config.gateways.rest.cache, excludedHeaders: [RequestID.headerName])

@@ -133,9 +133,12 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         lease.attach(self)
         var head = exchange.head
         let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
-        let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
-        for name in hopByHop { head.headers.remove(name: name) }
-        for name in shared.managedHeaders { head.headers.remove(name: name) }
+        let connection = head.headers["connection"]
+        let dropped =
+            connection.isEmpty
+            ? shared.droppedRequestHeaders
+            : shared.droppedRequestHeaders.union(HTTPHeaderRules.hopByHopNames(connectionHeaderValues: connection))
+        for name in HTTPHeaderRules.present(dropped, in: head.headers) { head.headers.remove(name: name) }
         // A response the gateway transforms must arrive unencoded.
         if target.route.responseTransform != nil { head.headers.remove(name: "accept-encoding") }
         if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
@@ -254,7 +257,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
             exchange.sentBody.removeAll()
             let hopByHop = HTTPHeaderRules.hopByHopNames(connectionHeaderValues: head.headers["connection"])
             let chunked = head.headers["transfer-encoding"].contains { $0.lowercased().contains("chunked") }
-            for name in hopByHop { head.headers.remove(name: name) }
+            for name in HTTPHeaderRules.present(hopByHop, in: head.headers) { head.headers.remove(name: name) }
             if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
             head.headers.replaceOrAdd(name: RequestID.headerName, value: exchange.requestID)
             if let route = exchange.target?.route, !route.responseHeaders.isEmpty {

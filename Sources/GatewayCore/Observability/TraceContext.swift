@@ -8,9 +8,12 @@ public import W3CTraceContext
 /// The trace context of one gateway hop.
 public struct GatewayTraceContext: Sendable {
     /// The context the request carried, if valid.
-    public var incoming: TraceContext?
+    public let incoming: TraceContext?
     /// The context this hop propagates: the incoming trace with a new span id, or a new trace.
-    public var outgoing: TraceContext
+    public let outgoing: TraceContext
+    /// The outgoing header values, formatted once (every upstream call sends them).
+    public let traceparent: String
+    public let tracestate: String?
 
     public init(traceparent: String?, tracestate: String?) {
         var random = FastRandom()
@@ -26,11 +29,12 @@ public struct GatewayTraceContext: Sendable {
                 traceID: .random(using: &random), spanID: .random(using: &random), flags: .sampled,
                 state: TraceState([]))
         }
+        self.traceparent = outgoing.traceParentHeaderValue
+        self.tracestate = incoming == nil ? nil : outgoing.traceStateHeaderValue
     }
 
-    public var traceID: String { "\(outgoing.traceID)" }
-    public var traceparent: String { outgoing.traceParentHeaderValue }
-    public var tracestate: String? { outgoing.traceStateHeaderValue }
+    /// The trace id in hex: the 32 characters after `00-` in `traceparent`.
+    public var traceID: String { String(traceparent.dropFirst(3).prefix(32)) }
 }
 
 private enum TraceContextKey: ServiceContextKey {

@@ -15,9 +15,26 @@ public enum HTTPHeaderRules {
         var names = hopByHop
         for value in connectionHeaderValues {
             for token in value.split(separator: ",") {
-                names.insert(token.trimmingCharacters(in: .whitespaces).lowercased())
+                // Trimmed by hand: Foundation's trimmingCharacters costs more than the whole lookup.
+                let trimmed = token.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }
+                let name = String(trimmed.reversed()).lowercased()
+                // `close` and `keep-alive`, the usual tokens, name no header to remove.
+                if name != "close" && !name.isEmpty { names.insert(name) }
             }
         }
         return names
+    }
+
+    /// The lower-case names of the headers in `headers` that are in `names` (one pass; most requests
+    /// have none of them, and removing by name is a pass per name).
+    public static func present(_ names: Set<String>, in headers: some Sequence<(name: String, value: String)>)
+        -> [String]
+    {
+        var found: [String] = []
+        for (name, _) in headers {
+            let lowered = name.lowercased()
+            if names.contains(lowered) && !found.contains(lowered) { found.append(lowered) }
+        }
+        return found
     }
 }

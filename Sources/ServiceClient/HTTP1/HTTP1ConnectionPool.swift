@@ -110,7 +110,8 @@ final class HTTP1LoopPool: @unchecked Sendable {
     private struct Idle {
         var channel: any Channel
         var handler: UpstreamConnectionHandler
-        var expiry: Scheduled<Void>?
+        /// When this connection's idle time runs out.
+        var expires: NIODeadline
     }
     private struct Waiter {
         var promise: EventLoopPromise<UpstreamLease>
@@ -122,6 +123,10 @@ final class HTTP1LoopPool: @unchecked Sendable {
     private var open: [UpstreamAddress: Int] = [:]
     private var waiters: [UpstreamAddress: [Waiter]] = [:]
     private var idleTimeouts: [UpstreamAddress: TimeAmount] = [:]
+    /// One timer per loop closes connections idle too long (not one timer per checked-in connection,
+    /// which cost a schedule and a cancel on every request).
+    private var sweep: Scheduled<Void>?
+    private var sweepAt: NIODeadline?
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -130,10 +135,10 @@ final class HTTP1LoopPool: @unchecked Sendable {
     func lease(_ address: UpstreamAddress, service: UpstreamService, limit: Int, tls: UpstreamTLS?) -> EventLoopFuture<
         UpstreamLease
     > {
-        idleTimeouts[address] = .nanoseconds(service.config.idleTimeout.duration.nanoseconds)
-        while var stack = idle[address], let entry = stack.popLast() {
-            idle[address] = stack
-            entry.expiry?.cancel()
+        let timeout = TimeAmount.nanoseconds(service.config.idleTimeout.duration.nanoseconds)
+        if idleTimeouts[address] != timeout { idleTimeouts[address] = timeout }
+        // Popped in place: copying the stack out of the dictionary would copy the array each time.
+        while let entry = idle[address]?.popLast() {
             if entry.channel.isActive && !entry.handler.closed {
                 return eventLoop.makeSucceededFuture(
                     UpstreamLease(channel: entry.channel, address: address, handler: entry.handler, pool: self))
@@ -206,8 +211,34 @@ final class HTTP1LoopPool: @unchecked Sendable {
             return
         }
         let timeout = idleTimeouts[address] ?? .seconds(60)
-        let expiry = eventLoop.assumeIsolated().scheduleTask(in: timeout) { channel.close(promise: nil) }
-        idle[address, default: []].append(Idle(channel: channel, handler: handler, expiry: expiry))
+        let expires = NIODeadline.now() + timeout
+        idle[address, default: []].append(Idle(channel: channel, handler: handler, expires: expires))
+        scheduleSweep(at: expires)
+    }
+
+    private func scheduleSweep(at deadline: NIODeadline) {
+        if let sweepAt, sweepAt <= deadline { return }
+        sweep?.cancel()
+        sweepAt = deadline
+        sweep = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.sweepIdle() }
+    }
+
+    /// Closes connections whose idle time ran out; the stacks are oldest first, so expired ones are at
+    /// the bottom.
+    private func sweepIdle() {
+        sweep = nil
+        sweepAt = nil
+        let now = NIODeadline.now()
+        var next: NIODeadline?
+        for address in Array(idle.keys) {
+            guard var stack = idle[address] else { continue }
+            let expired = stack.prefix { $0.expires <= now }
+            for entry in expired { entry.channel.close(promise: nil) }
+            stack.removeFirst(expired.count)
+            idle[address] = stack.isEmpty ? nil : stack
+            if let first = stack.first { next = min(next ?? first.expires, first.expires) }
+        }
+        if let next { scheduleSweep(at: next) }
     }
 
     /// A connection to `address` closed (or failed to open): a waiter may now open one.
@@ -223,12 +254,12 @@ final class HTTP1LoopPool: @unchecked Sendable {
 
     func closeAll() {
         for stack in idle.values {
-            for entry in stack {
-                entry.expiry?.cancel()
-                entry.channel.close(promise: nil)
-            }
+            for entry in stack { entry.channel.close(promise: nil) }
         }
         idle.removeAll()
+        sweep?.cancel()
+        sweep = nil
+        sweepAt = nil
         for queue in waiters.values {
             for waiter in queue { waiter.promise.fail(GatewayError(.unavailable, "the gateway is shutting down")) }
         }
