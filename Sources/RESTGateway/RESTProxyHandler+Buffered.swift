@@ -175,12 +175,25 @@ extension RESTProxyHandler {
                     promise: nil)
             }
         }
+        invalidateAfterUnsafeRequest()
         if let entry = exchange.cacheEntry {
             exchange.cacheEntry = nil
             let outcome = entry.commit()
             if outcome == .stored { CacheCounters.recordSize(of: shared.cache) }
         }
         return true
+    }
+
+    /// A successful POST, PUT, PATCH or DELETE on a cached route drops what is stored for its URL.
+    private func invalidateAfterUnsafeRequest() {
+        guard let exchange, let target = exchange.target, target.route.cache != nil,
+            ![.GET, .HEAD, .OPTIONS, .TRACE].contains(exchange.head.method),
+            (200..<400).contains(exchange.responseStatus)
+        else { return }
+        let host = exchange.head.headers.first(name: "host").map { Self.hostWithoutPort($0) } ?? ""
+        if shared.cache.invalidate(host: host, target: target.upstreamPath, route: target.route.name) > 0 {
+            CacheCounters.recordSize(of: shared.cache)
+        }
     }
 
     private func startCacheEntry(_ head: HTTPResponseHead) {

@@ -160,6 +160,15 @@ public final class ResponseCache: Sendable {
         }
     }
 
+    /// Drops what is stored for one URL of a route (RFC 9111 §4.4: after an unsafe request to it
+    /// succeeded), every variant; returns how many.
+    @discardableResult
+    public func invalidate(host: String, target: String, route: String) -> Int {
+        state.withLock { state in
+            state.store.removeAll { $0.key.route == route && $0.key.target == target && $0.key.host == host }
+        }
+    }
+
     /// Drops every stored response.
     public func removeAll() {
         state.withLock { state in

@@ -127,6 +127,14 @@ struct RESTTransformCacheTests {
         _ = try await Resilience.call(noStore)
         #expect(try await Resilience.call(noStore).headers.first(name: CacheStatus.headerName) == "MISS")
         #expect(try await Resilience.metric(gateway, "portico_cache_lookups_total", ["route=\"cached\"", "hit"]) >= 1)
+        // A successful unsafe request to the URL drops what is stored for it.
+        let plain = gateway.baseURL + "/cached?cc=max-age%3D60"
+        _ = try await Resilience.call(plain)
+        #expect(try await Resilience.call(plain).headers.first(name: CacheStatus.headerName) == "HIT")
+        #expect(try await Resilience.call(plain, method: .DELETE).status == 405)  // failed: nothing dropped
+        #expect(try await Resilience.call(plain).headers.first(name: CacheStatus.headerName) == "HIT")
+        #expect(try await Resilience.call(plain, method: .POST).status == 204)
+        #expect(try await Resilience.call(plain).headers.first(name: CacheStatus.headerName) == "MISS")
         await gateway.stop()
         upstream.stop()
     }

@@ -44,6 +44,8 @@ final class TestUpstream: Sendable {
             let body = try await request.body.collect(upTo: 1 << 20)
             return Response(status: .ok, headers: fields, body: .init(byteBuffer: body))
         }
+        router.post("/count") { _, _ in Response(status: .noContent) }
+        router.delete("/count") { _, _ in Response(status: .methodNotAllowed) }
         router.get("/count") { request, _ in
             let n = calls.next()
             var fields = cacheHeaders(request)
