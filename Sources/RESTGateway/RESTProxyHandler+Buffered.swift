@@ -87,6 +87,13 @@ extension RESTProxyHandler {
         let lookup = shared.cache.lookup(request, config: config)
         route.cacheCounters?.count(lookup.status)
         guard case .hit(let cached) = lookup else {
+            if request.cacheControl.onlyIfCached {
+                // RFC 9111 §5.2.1.7: the client wants a stored response or nothing.
+                fail(
+                    GatewayError(.upstreamTimeout, "only-if-cached: no fresh stored response for this request"),
+                    closeAfter: false, extraHeaders: [(CacheStatus.headerName, lookup.status.rawValue)])
+                return true
+            }
             exchange.cacheRequest = request
             exchange.cacheLookup = lookup
             exchange.cacheConfig = config

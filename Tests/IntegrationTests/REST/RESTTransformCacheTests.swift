@@ -122,6 +122,14 @@ struct RESTTransformCacheTests {
         // The client can ask for a fresh answer.
         let fresh = try await Resilience.call(url, headers: [("Accept-Language", "en"), ("Cache-Control", "no-cache")])
         #expect(fresh.headers.first(name: CacheStatus.headerName) == "MISS")
+        // only-if-cached: a stored response or 504, never the service.
+        let onlyStored = try await Resilience.call(
+            url, headers: [("Accept-Language", "de"), ("Cache-Control", "only-if-cached")])
+        #expect(onlyStored.status == 504)
+        #expect(
+            try await Resilience.call(url, headers: [("Accept-Language", "en"), ("Cache-Control", "only-if-cached")])
+                .status
+                == 200)
         // no-store responses are never kept.
         let noStore = gateway.baseURL + "/cached?cc=no-store"
         _ = try await Resilience.call(noStore)
