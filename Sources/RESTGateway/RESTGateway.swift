@@ -1,6 +1,6 @@
 // The REST gateway: compiles `gateways.rest.routes` into a route table and runs the NIO proxy
 // listener. Everything per request happens in `RESTProxyHandler`.
-import GatewayCore
+public import GatewayCore
 public import GatewayHTTP
 import Logging
 import NIOCore
@@ -94,6 +94,14 @@ public enum RESTGateway {
             box.replace(try RESTGatewayShared(environment: env))
             return routeInfo(env)
         }
+    }
+
+    /// Every REST route of a configuration: the configured ones and those generated from its OpenAPI
+    /// documents (which are read here); throws when a document cannot be used.
+    public static func routes(
+        _ config: RESTGatewayConfig, auth: AuthConfig, resolve: (String) -> String
+    ) throws -> [HTTPRouteConfig] {
+        try OpenAPIRoutes.expand(config, auth: auth, resolve: resolve).routes
     }
 
     static func routeInfo(_ env: GatewayEnvironment) -> [RouteInfo] {

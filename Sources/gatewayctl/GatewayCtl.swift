@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import GatewayCore
+import RESTGateway
 import Yams
 
 @main
@@ -31,9 +32,19 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         let loaded = loadOrExit(path)
+        // OpenAPI documents are read as the REST gateway reads them, so a broken one fails here too.
+        let rest: [HTTPRouteConfig]
+        do {
+            rest = try RESTGateway.routes(loaded.config.gateways.rest, auth: loaded.config.auth) {
+                loaded.resolve(path: $0)
+            }
+            _ = try RouteTable(rest.map { (name: $0.name, matcher: try RouteMatcher(config: $0.match), target: 0) })
+        } catch {
+            FileHandle.standardError.write(Data("\(path): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let routes =
-            loaded.config.gateways.rest.routes.count + loaded.config.gateways.grpc.routes.count
-            + loaded.config.gateways.websocket.routes.count
+            rest.count + loaded.config.gateways.grpc.routes.count + loaded.config.gateways.websocket.routes.count
         print("\(path): valid (\(loaded.config.services.count) services, \(routes) routes)")
     }
 }
@@ -89,12 +100,15 @@ struct Routes: ParsableCommand {
     @Option(help: "rest, graphql, grpc, cloudevents or websocket.") var gateway: String
 
     func run() throws {
-        let c = loadOrExit(config).config
+        let loaded = loadOrExit(config)
+        let c = loaded.config
         var rows: [[String]] = []
         switch gateway {
         case "rest":
+            // Configured routes and those generated from OpenAPI documents, as the gateway builds them.
+            let routes = try RESTGateway.routes(c.gateways.rest, auth: c.auth) { loaded.resolve(path: $0) }
             let table = try RouteTable(
-                c.gateways.rest.routes.map { (name: $0.name, matcher: try RouteMatcher(config: $0.match), target: $0) })
+                routes.map { (name: $0.name, matcher: try RouteMatcher(config: $0.match), target: $0) })
             for entry in table.entries {
                 let route = entry.target
                 rows.append([

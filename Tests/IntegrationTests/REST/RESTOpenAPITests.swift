@@ -107,6 +107,19 @@ struct RESTOpenAPITests {
         upstream.stop()
     }
 
+    @Test func gatewayctlListsAndValidatesGeneratedRoutes() async throws {
+        let root = BuildProducts.repositoryRoot.path
+        let routes = try RunningProcess(
+            name: "gatewayctl", executable: "gatewayctl",
+            arguments: ["routes", "--gateway", "rest", "--config", "\(root)/portico.yaml"])
+        #expect(await routes.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(routes.output.contains("v1-createUser"))
+        #expect(routes.output.contains("jwt scopes=users:write"))
+        let validate = try RunningProcess(
+            name: "gatewayctl", executable: "gatewayctl", arguments: ["validate", "\(root)/portico.yaml"])
+        #expect(await validate.waitForExit(timeout: .seconds(20)) == 0)
+    }
+
     @Test func aBrokenDocumentStopsTheGatewayWithItsName() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("portico-openapi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
