@@ -1,0 +1,95 @@
+// Writes the head the byte-level data path sends on: the request line with the rewritten target and
+// every header line of the incoming head copied as bytes, except hop-by-hop ones, those listed in
+// `Connection`, and those the gateway sets itself, which come after as `extra`. Names are compared
+// without building Strings (the prototype measured String handling of heads at +20 µs per request).
+// Not wired into the listener yet.
+import NIOCore
+
+/// Lower-case header names, bucketed by length, matched against byte ranges case-insensitively.
+struct HTTP1HeaderNameSet {
+    private var buckets: [Int: [[UInt8]]] = [:]
+
+    init(_ names: some Sequence<String>) {
+        for name in names { insert(Array(name.lowercased().utf8)) }
+    }
+
+    mutating func insert(_ lowercased: [UInt8]) {
+        guard !contains(lowercased) else { return }
+        buckets[lowercased.count, default: []].append(lowercased)
+    }
+
+    private func contains(_ lowercased: [UInt8]) -> Bool {
+        buckets[lowercased.count]?.contains(lowercased) ?? false
+    }
+
+    func contains(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        guard let candidates = buckets[range.count] else { return false }
+        outer: for candidate in candidates {
+            for (offset, expected) in candidate.enumerated() {
+                let byte = p[range.lowerBound + offset]
+                if ((byte &- 0x41) < 26 ? byte | 0x20 : byte) != expected { continue outer }
+            }
+            return true
+        }
+        return false
+    }
+}
+
+enum HTTP1HeadWriter {
+    /// Hop-by-hop names (RFC 9110 §7.6.1) and the framing headers the writer sets itself.
+    static let hopByHop = HTTP1HeaderNameSet([
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade",
+    ])
+
+    /// Writes the upstream request head for `head` (parsed from `p`) into `out`: `target` replaces the
+    /// request target, lines named in `drop`, hop-by-hop or listed in `Connection` are left out, and
+    /// `extra` lines are added; `Transfer-Encoding: chunked` is kept when the body is chunked.
+    static func writeRequest(
+        _ p: UnsafeRawBufferPointer, head: HTTP1RequestHead, target: String, drop: HTTP1HeaderNameSet,
+        extra: [(String, String)], into out: inout ByteBuffer
+    ) {
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.method]))
+        out.writeInteger(UInt8(ascii: " "))
+        out.writeString(target)
+        out.writeStaticString(" HTTP/1.1\r\n")
+        let listed = connectionListed(p, head: head)
+        for field in head.fields {
+            if hopByHop.contains(p, field.name) || drop.contains(p, field.name) || listed.contains(p, field.name) {
+                continue
+            }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.line]))
+            out.writeStaticString("\r\n")
+        }
+        if head.framing == .chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
+        for (name, value) in extra {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+    }
+
+    /// The names a message's `Connection` headers list (besides close and keep-alive).
+    static func connectionListed(_ p: UnsafeRawBufferPointer, head: HTTP1RequestHead) -> HTTP1HeaderNameSet {
+        var set = HTTP1HeaderNameSet([])
+        for field in head.fields where HTTP1RequestHeadParser.equalsLowercase(p, field.name, "connection") {
+            var index = field.value.lowerBound
+            while index < field.value.upperBound {
+                while index < field.value.upperBound && (p[index] == 0x20 || p[index] == 0x09 || p[index] == 0x2C) {
+                    index += 1
+                }
+                var stop = index
+                while stop < field.value.upperBound && p[stop] != 0x2C { stop += 1 }
+                var trimmed = stop
+                while trimmed > index && (p[trimmed - 1] == 0x20 || p[trimmed - 1] == 0x09) { trimmed -= 1 }
+                if trimmed > index {
+                    set.insert(p[index..<trimmed].map { ($0 &- 0x41) < 26 ? $0 | 0x20 : $0 })
+                }
+                index = stop
+            }
+        }
+        return set
+    }
+}
