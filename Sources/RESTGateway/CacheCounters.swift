@@ -24,7 +24,10 @@ final class CacheCounters: Sendable {
     /// Reports the cache's size (after each store, and when the gateway's routes are built).
     static func recordSize(of cache: ResponseCache) {
         let stats = cache.stats
-        Gauge(label: "portico_cache_entries").record(stats.entries)
-        Gauge(label: "portico_cache_bytes").record(stats.bytes)
+        entries.record(stats.entries)
+        bytes.record(stats.bytes)
     }
+
+    private static let entries = Gauge(label: "portico_cache_entries")
+    private static let bytes = Gauge(label: "portico_cache_bytes")
 }

@@ -23,6 +23,8 @@ final class RESTSharedBox: Sendable {
 /// State shared by every connection of one REST gateway (immutable; a reload builds a new one).
 final class RESTGatewayShared: Sendable {
     let routes: RouteTable<RESTRoute>
+    /// What the admin listener's `/routes` shows for these routes.
+    let routeInfo: [RouteInfo]
     let client: ServiceClient
     let authenticator: Authenticator
     let metrics: RequestMetrics
@@ -60,6 +62,8 @@ final class RESTGatewayShared: Sendable {
                 ))
         }
         routes = try RouteTable(compiled)
+        // Built from the documents read once above, not by reading them again.
+        routeInfo = RESTGateway.routeInfo(expanded.routes)
         client = env.client
         authenticator = env.authenticator
         metrics = env.metrics
@@ -83,16 +87,18 @@ final class RESTGatewayShared: Sendable {
 
 public enum RESTGateway {
     public static func build(_ env: GatewayEnvironment) async throws -> GatewayComponents {
-        let box = RESTSharedBox(try RESTGatewayShared(environment: env))
+        let first = try RESTGatewayShared(environment: env)
+        let box = RESTSharedBox(first)
         let server = RESTServer(
             address: env.listener.listen, group: env.client.eventLoopGroup, shared: box, logger: env.logger
         ) { port in
             await env.mainListenerBound(port: port)
         }
         // A reload compiles the new routes and policies first; only a complete set is swapped in.
-        return GatewayComponents(services: [server], routes: routeInfo(env)) { env in
-            box.replace(try RESTGatewayShared(environment: env))
-            return routeInfo(env)
+        return GatewayComponents(services: [server], routes: first.routeInfo) { env in
+            let next = try RESTGatewayShared(environment: env)
+            box.replace(next)
+            return next.routeInfo
         }
     }
 
@@ -104,12 +110,9 @@ public enum RESTGateway {
         try OpenAPIRoutes.expand(config, auth: auth, resolve: resolve).routes
     }
 
-    static func routeInfo(_ env: GatewayEnvironment) -> [RouteInfo] {
-        let routes =
-            (try? OpenAPIRoutes.expand(env.config.gateways.rest, auth: env.config.auth) { env.loaded.resolve(path: $0) })?
-            .routes
-            ?? env.config.gateways.rest.routes
-        return routes.map { route in
+    /// The admin `/routes` view of the routes (configured, then generated), in file order.
+    static func routeInfo(_ routes: [HTTPRouteConfig]) -> [RouteInfo] {
+        routes.map { route in
             RouteInfo(
                 name: route.name, match: (try? RouteMatcher(config: route.match).pathDescription) ?? "?",
                 methods: route.match.methods, target: route.service,

@@ -49,12 +49,10 @@ public struct OpenAPIRoutesConfig: Codable, Sendable {
         if policy.scopes.isEmpty { policy.scopes = scopes }
         var prefix = pathPrefix
         while prefix.hasSuffix("/") { prefix.removeLast() }
-        var route = HTTPRouteConfig(
+        return HTTPRouteConfig(
             name: namePrefix + name, match: RouteMatchConfig(path: prefix + path, methods: [method]),
             service: service,
             rewrite: prefix.isEmpty ? nil : PathRewriteConfig(stripPrefix: prefix),
             auth: secured ? policy : .public, timeout: timeout)
-        route.openAPIOperation = name
-        return route
     }
 }

@@ -132,8 +132,6 @@ public struct HTTPRouteConfig: Codable, Sendable {
     public var aggregate: AggregateConfig?
     /// Request and response body shaping and XML/JSON conversion (bodies are buffered).
     public var transform: BodyTransformConfig?
-    /// Set on routes generated from an OpenAPI document: the operation's name there.
-    public var openAPIOperation: String?
     /// Response caching in the gateway's memory.
     public var cache: RouteCacheConfig?
 
@@ -160,7 +158,6 @@ public struct HTTPRouteConfig: Codable, Sendable {
         self.aggregate = nil
         self.transform = nil
         self.cache = nil
-        self.openAPIOperation = nil
     }
 
     /// The route's client IP rules.

@@ -6,7 +6,7 @@ import Foundation
 
 /// A route path given as a regular expression that must match the whole normalised path. Named groups
 /// (`(?<id>[0-9]+)`) become route parameters by name, the others by number (`"1"`, `"2"`, …).
-public struct PathRegex: Sendable, Hashable, CustomStringConvertible {
+public struct PathRegex: Sendable, CustomStringConvertible {
     public let pattern: String
     let expression: NSRegularExpression
     let groupNames: [Int: String]
@@ -40,9 +40,6 @@ public struct PathRegex: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "~" + pattern }
-
-    public static func == (lhs: PathRegex, rhs: PathRegex) -> Bool { lhs.pattern == rhs.pattern }
-    public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
 
     /// Capture group numbers of named groups, counted the way ICU counts them (by opening parenthesis).
     static func namedGroups(in pattern: String) -> [Int: String] {
@@ -92,6 +89,8 @@ public struct RegexRewrite: Sendable {
     public let replacement: String
     let expression: NSRegularExpression
     let groupNames: [Int: String]
+    /// Group name to number, for `${name}` in the replacement.
+    let groupNumbers: [String: Int]
 
     public init(pattern: String, replacement: String) throws(PathTemplateError) {
         do {
@@ -102,6 +101,7 @@ public struct RegexRewrite: Sendable {
         self.pattern = pattern
         self.replacement = replacement
         self.groupNames = PathRegex.namedGroups(in: pattern)
+        self.groupNumbers = Dictionary(groupNames.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
         let known = Set(groupNames.values)
         for reference in Self.references(in: replacement) {
             switch reference {
@@ -122,8 +122,6 @@ public struct RegexRewrite: Sendable {
         guard let result = expression.firstMatch(in: path, range: NSRange(location: 0, length: nsPath.length)) else {
             return path
         }
-        var byName: [String: Int] = [:]
-        for (number, name) in groupNames { byName[name] = number }
         func group(_ number: Int) -> String {
             guard number < result.numberOfRanges else { return "" }
             let range = result.range(at: number)
@@ -141,7 +139,7 @@ public struct RegexRewrite: Sendable {
                 chars.removeFirst()
             } else if next == "{", let close = chars.firstIndex(of: "}") {
                 let name = String(chars[chars.index(after: chars.startIndex)..<close])
-                expanded += byName[name].map(group) ?? ""
+                expanded += groupNumbers[name].map(group) ?? ""
                 chars = chars[chars.index(after: close)...]
             } else if let digit = next.wholeNumberValue {
                 expanded += group(digit)

@@ -50,11 +50,7 @@ actor GatewayReloader {
         }
         let authenticator: Authenticator
         do {
-            authenticator = try await Authenticator(config: loaded.config.auth) { path in
-                try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
-            } fetch: { url in
-                try await DocumentFetcher.get(url)
-            }
+            authenticator = try await Authenticator.make(for: loaded)
         } catch {
             return rejected("auth: \(error)")
         }

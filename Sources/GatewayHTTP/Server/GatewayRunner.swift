@@ -121,11 +121,7 @@ public enum GatewayRunner {
     ) async throws {
         let authenticator: Authenticator
         do {
-            authenticator = try await Authenticator(config: loaded.config.auth) { path in
-                try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
-            } fetch: { url in
-                try await DocumentFetcher.get(url)
-            }
+            authenticator = try await Authenticator.make(for: loaded)
         } catch {
             throw GatewayBuildError(underlying: error)
         }
@@ -168,6 +164,18 @@ public enum GatewayRunner {
             cancellationSignals: [], logger: logger)
         configuration.maximumGracefulShutdownDuration = listener.gracePeriod.duration
         try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+extension Authenticator {
+    /// The authenticator of a loaded file, as start-up and reload build it: key files resolved against
+    /// the file's directory, JWKS URLs fetched with the shared HTTP client.
+    static func make(for loaded: LoadedConfig) async throws -> Authenticator {
+        try await Authenticator(config: loaded.config.auth) { path in
+            try String(contentsOfFile: loaded.resolve(path: path), encoding: .utf8)
+        } fetch: { url in
+            try await DocumentFetcher.get(url)
+        }
     }
 }
 
