@@ -1,8 +1,9 @@
-// A compiled REST route: where it sends requests, how it rewrites the path, and its policy.
+// A compiled REST route: where it sends requests, how it rewrites the path, and its policy. A class:
+// the data path passes it around per request, and copying a struct of this size retained every field.
 import GatewayCore
 import ServiceClient
 
-struct RESTRoute: Sendable {
+final class RESTRoute: Sendable {
     let name: String
     let service: UpstreamService
     let policy: AuthPolicyConfig

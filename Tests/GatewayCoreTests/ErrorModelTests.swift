@@ -49,6 +49,10 @@ struct ErrorModelTests {
         let fresh = GatewayTraceContext(traceparent: "garbage", tracestate: nil)
         #expect(fresh.incoming == nil)
         #expect(fresh.traceparent.count == 55)
+        // The hand-formatted new trace is one W3CTraceContext reads back unchanged, and each is new.
+        #expect(fresh.outgoing.traceParentHeaderValue == fresh.traceparent)
+        #expect(fresh.traceparent.hasSuffix("-01"))
+        #expect(GatewayTraceContext(traceparent: nil, tracestate: nil).traceID != fresh.traceID)
     }
 
     @Test func requestIDs() {

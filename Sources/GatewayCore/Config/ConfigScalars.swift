@@ -198,7 +198,7 @@ public struct EndpointURL: Sendable, Hashable, Codable, CustomStringConvertible 
 
     public var authority: String {
         let defaultPort = isTLS ? 443 : 80
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         return port == defaultPort ? h : "\(h):\(port)"
     }
 

@@ -18,11 +18,14 @@ public enum RequestID {
         var generator = FastRandom()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
-        return hex(high) + hex(low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<16 {
+                let shift = UInt64(60 - index * 4)
+                buffer[index] = digits.utf8Start[Int((high >> shift) & 0xF)]
+                buffer[16 + index] = digits.utf8Start[Int((low >> shift) & 0xF)]
+            }
+            return 32
+        }
     }
 }

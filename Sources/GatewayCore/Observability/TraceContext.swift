@@ -9,11 +9,17 @@ public import W3CTraceContext
 public struct GatewayTraceContext: Sendable {
     /// The context the request carried, if valid.
     public let incoming: TraceContext?
-    /// The context this hop propagates: the incoming trace with a new span id, or a new trace.
-    public let outgoing: TraceContext
     /// The outgoing header values, formatted once (every upstream call sends them).
     public let traceparent: String
     public let tracestate: String?
+
+    /// The context this hop propagates: the incoming trace with a new span id, or a new trace.
+    public var outgoing: TraceContext {
+        // Parsed back from the header value: formatting it by hand is what the data path needs, and
+        // nothing on it reads this.
+        (try? TraceContext(traceParentHeaderValue: traceparent, traceStateHeaderValue: tracestate))
+            ?? TraceContext(traceID: .random(), spanID: .random(), flags: .sampled, state: TraceState([]))
+    }
 
     public init(traceparent: String?, tracestate: String?) {
         var random = FastRandom()
@@ -21,16 +27,36 @@ public struct GatewayTraceContext: Sendable {
             let parsed = try? TraceContext(traceParentHeaderValue: traceparent, traceStateHeaderValue: tracestate)
         {
             incoming = parsed
-            outgoing = TraceContext(
+            let outgoing = TraceContext(
                 traceID: parsed.traceID, spanID: .random(using: &random), flags: parsed.flags, state: parsed.state)
+            self.traceparent = outgoing.traceParentHeaderValue
+            self.tracestate = outgoing.traceStateHeaderValue
         } else {
+            // A new trace, sampled, formatted by hand: W3CTraceContext's value types cost several
+            // microseconds per request here (an empty TraceState alone about one).
             incoming = nil
-            outgoing = TraceContext(
-                traceID: .random(using: &random), spanID: .random(using: &random), flags: .sampled,
-                state: TraceState([]))
+            let words = (random.next() as UInt64, random.next() as UInt64, random.next() as UInt64)
+            self.traceparent = String(unsafeUninitializedCapacity: 55) { out in
+                let digits: StaticString = "0123456789abcdef"
+                func put(_ word: UInt64, at start: Int) {
+                    for index in 0..<16 {
+                        out[start + index] = digits.utf8Start[Int((word >> UInt64(60 - index * 4)) & 0xF)]
+                    }
+                }
+                out[0] = UInt8(ascii: "0")
+                out[1] = UInt8(ascii: "0")
+                out[2] = UInt8(ascii: "-")
+                put(words.0 | 1, at: 3)  // An all-zero trace id is invalid.
+                put(words.1, at: 19)
+                out[35] = UInt8(ascii: "-")
+                put(words.2 | 1, at: 36)  // So is an all-zero span id.
+                out[52] = UInt8(ascii: "-")
+                out[53] = UInt8(ascii: "0")
+                out[54] = UInt8(ascii: "1")
+                return 55
+            }
+            self.tracestate = nil
         }
-        self.traceparent = outgoing.traceParentHeaderValue
-        self.tracestate = incoming == nil ? nil : outgoing.traceStateHeaderValue
     }
 
     /// The trace id in hex: the 32 characters after `00-` in `traceparent`.

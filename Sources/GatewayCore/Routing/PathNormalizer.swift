@@ -7,10 +7,9 @@ public enum PathNormalizer {
     /// The normalised path, or nil when it cannot be made safe (climbs above the root, NUL, bad escape).
     public static func normalize(_ path: Substring) -> String? {
         guard path.first == "/" else { return path == "*" ? "*" : nil }
-        // Fast path: nothing to do for the common case.
-        if !path.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: ".") }) && !path.contains("//") {
-            return String(path)
-        }
+        // Fast path: nothing to do for the common case (no escape, no empty or dot segment). A byte
+        // scan: `Substring.contains(String)` goes through Foundation's NSString search.
+        if isNormal(path.utf8) { return String(path) }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(path.utf8.count)
         var bytes = path.utf8.makeIterator()
@@ -48,6 +47,17 @@ public enum PathNormalizer {
         var result = "/" + segments.joined(separator: "/")
         if text.hasSuffix("/") && !segments.isEmpty { result += "/" }
         return result
+    }
+
+    /// True when `path` has no `%` and no `/` followed by `/` or `.`, so normalising changes nothing.
+    private static func isNormal(_ path: Substring.UTF8View) -> Bool {
+        var afterSlash = false
+        for byte in path {
+            if byte == UInt8(ascii: "%") { return false }
+            if afterSlash && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) { return false }
+            afterSlash = byte == UInt8(ascii: "/")
+        }
+        return true
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -38,6 +38,19 @@ public struct UpstreamCallContext: Sendable {
             if let state = trace.tracestate, !state.isEmpty { headers.append(("tracestate", state)) }
         }
         if let identity { headers.append(contentsOf: identity.forwardedHeaders(identityHeaders)) }
+        headers.append(
+            contentsOf: Self.forwardingHeaders(
+                clientAddress: clientAddress, priorForwardedFor: priorForwardedFor, clientScheme: clientScheme,
+                clientHost: clientHost))
+        return headers
+    }
+
+    /// The part of `propagationHeaders` that describes the client (`X-Forwarded-*`, `Forwarded`): the
+    /// same for every request of a connection, so a data path may compute it once per connection.
+    public static func forwardingHeaders(
+        clientAddress: String?, priorForwardedFor: String?, clientScheme: String, clientHost: String?
+    ) -> [(String, String)] {
+        var headers: [(String, String)] = []
         if let clientAddress {
             let forwardedFor = priorForwardedFor.map { "\($0), \(clientAddress)" } ?? clientAddress
             headers.append(("X-Forwarded-For", forwardedFor))
@@ -52,7 +65,7 @@ public struct UpstreamCallContext: Sendable {
 
     /// RFC 7239 node syntax: IPv6 addresses are quoted and bracketed.
     static func forwardedNode(_ address: String) -> String {
-        address.contains(":") ? "\"[\(address)]\"" : address
+        address.utf8.contains(UInt8(ascii: ":")) ? "\"[\(address)]\"" : address
     }
 
     /// Header names the gateway sets itself; a client's copies are removed before forwarding.

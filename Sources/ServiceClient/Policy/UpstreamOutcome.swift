@@ -86,7 +86,7 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         guard let ip else { return url.description }
-        let host = ip.contains(":") ? "[\(ip)]" : ip
+        let host = ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]" : ip
         return "\(url.scheme)://\(host):\(url.port)\(url.basePath)"
     }
 }
