@@ -23,6 +23,8 @@ final class RESTSharedBox: Sendable {
 /// State shared by every connection of one REST gateway (immutable; a reload builds a new one).
 final class RESTGatewayShared: Sendable {
     let routes: RouteTable<RESTRoute>
+    /// The routes the byte-level HTTP/1.1 data path serves, by name (FastRoutePlan.swift).
+    let fastPlans: [String: FastRoutePlan]
     /// What the admin listener's `/routes` shows for these routes.
     let routeInfo: [RouteInfo]
     let client: ServiceClient
@@ -62,6 +64,13 @@ final class RESTGatewayShared: Sendable {
                 ))
         }
         routes = try RouteTable(compiled)
+        managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: env.config.auth.identityHeaders)
+        droppedRequestHeaders = managedHeaders.union(HTTPHeaderRules.hopByHop)
+        var plans: [String: FastRoutePlan] = [:]
+        for (name, _, route) in compiled where FastRoutePlan.eligible(route) {
+            plans[name] = FastRoutePlan(route: route, dropped: droppedRequestHeaders)
+        }
+        fastPlans = plans
         // Built from the documents read once above, not by reading them again.
         routeInfo = RESTGateway.routeInfo(expanded.routes)
         client = env.client
@@ -71,8 +80,6 @@ final class RESTGatewayShared: Sendable {
         accessLog = env.config.observability.accessLog
         maxBodyBytes = env.config.limits.maxRequestBodySize.bytes
         identityHeaders = env.config.auth.identityHeaders
-        managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
-        droppedRequestHeaders = managedHeaders.union(HTTPHeaderRules.hopByHop)
         compression = env.config.gateways.rest.compression
         trustedProxies = env.config.gateways.rest.trustedProxies
         cache = ResponseCache(config: env.config.gateways.rest.cache, excludedHeaders: [RequestID.headerName])

@@ -24,18 +24,24 @@ enum RESTListenerPipeline {
                             if case .negotiated("h2") = result {
                                 try configureHTTP2(channel, shared: box)
                             } else {
-                                try configureHTTP1(channel, shared: box)
+                                try configureFastHTTP1(channel, shared: box)
                             }
                         }
                     })
                 return
             }
-            return try configureHTTP1(channel, shared: box)
+            return try configureFastHTTP1(channel, shared: box)
         }
         if current.http2 {
             return try sync.addHandler(PriorKnowledgeSwitch(shared: box))
         }
-        try configureHTTP1(channel, shared: box)
+        try configureFastHTTP1(channel, shared: box)
+    }
+
+    /// HTTP/1.1 on the byte-level data path, which hands the connection to `configureHTTP1`'s codec
+    /// path when a request needs it (FastProxyHandler.swift).
+    static func configureFastHTTP1(_ channel: any Channel, shared box: RESTSharedBox) throws {
+        try channel.pipeline.syncOperations.addHandler(FastProxyHandler(box: box))
     }
 
     static func configureHTTP1(_ channel: any Channel, shared box: RESTSharedBox) throws {
@@ -101,7 +107,7 @@ final class PriorKnowledgeSwitch: ChannelInboundHandler, RemovableChannelHandler
             if isPrefix {
                 try RESTListenerPipeline.configureHTTP2(context.channel, shared: shared)
             } else {
-                try RESTListenerPipeline.configureHTTP1(context.channel, shared: shared)
+                try RESTListenerPipeline.configureFastHTTP1(context.channel, shared: shared)
             }
         } catch {
             context.close(promise: nil)

@@ -41,6 +41,8 @@ public final class ServiceClient: Service, Sendable {
     public let eventLoopGroup: any EventLoopGroup
     /// The streaming keep-alive pool of the proxying data path.
     public let http1Pool: HTTP1ConnectionPool
+    /// The same, with connections that carry raw bytes (the REST gateway's byte-level data path).
+    public let bytesPool: HTTP1ConnectionPool
     /// Multiplexed HTTP/2 connections (h2c or TLS) for gRPC upstreams, used by the gRPC data path.
     public let http2Pool: HTTP2ConnectionPool
     let tls: UpstreamTLSTable
@@ -83,6 +85,7 @@ public final class ServiceClient: Service, Sendable {
         }
         self.current = Mutex(Current(registry: registry, transports: transports))
         self.http1Pool = HTTP1ConnectionPool(group: eventLoopGroup, tls: tls)
+        self.bytesPool = HTTP1ConnectionPool(group: eventLoopGroup, tls: tls, kind: .bytes)
         self.http2Pool = HTTP2ConnectionPool(tls: tls, logger: logger)
         self.healthChecker = HealthChecker(http2Pool: http2Pool, eventLoopGroup: eventLoopGroup, logger: logger)
         self.discovery = EndpointDiscovery(eventLoopGroup: eventLoopGroup, logger: logger)
@@ -203,6 +206,7 @@ public final class ServiceClient: Service, Sendable {
     public func shutdown() async {
         for transport in transports.values { await transport.shutdown() }
         http1Pool.closeIdle()
+        bytesPool.closeIdle()
         await http2Pool.shutdown()
     }
 }

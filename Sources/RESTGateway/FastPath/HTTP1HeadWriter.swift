@@ -1,8 +1,8 @@
-// Writes the head the byte-level data path sends on: the request line with the rewritten target and
-// every header line of the incoming head copied as bytes, except hop-by-hop ones, those listed in
-// `Connection`, and those the gateway sets itself, which come after as `extra`. Names are compared
-// without building Strings (the prototype measured String handling of heads at +20 µs per request).
-// Not wired into the listener yet.
+// Writes the heads the byte-level data path sends on: the request line with the rewritten target (or
+// the upstream's status line) and every header line of the incoming head copied as bytes, except
+// hop-by-hop ones, those listed in `Connection`, and those the gateway sets itself, which come after
+// as `extra`. Names are compared without building Strings (the prototype measured String handling of
+// heads at +20 µs per request).
 import NIOCore
 
 /// Lower-case header names, bucketed by length, matched against byte ranges case-insensitively.
@@ -53,7 +53,7 @@ enum HTTP1HeadWriter {
         out.writeInteger(UInt8(ascii: " "))
         out.writeString(target)
         out.writeStaticString(" HTTP/1.1\r\n")
-        let listed = connectionListed(p, head: head)
+        let listed = connectionListed(p, fields: head.fields)
         for field in head.fields {
             if hopByHop.contains(p, field.name) || drop.contains(p, field.name) || listed.contains(p, field.name) {
                 continue
@@ -71,10 +71,44 @@ enum HTTP1HeadWriter {
         out.writeStaticString("\r\n")
     }
 
+    /// Writes the response head for the client: HTTP/1.1 with the upstream's status code and reason,
+    /// its header lines except hop-by-hop, `Connection`-listed and `drop`/`dropExtra` ones, then
+    /// `Transfer-Encoding: chunked` when the body is chunked, the `extra` lines, and
+    /// `Connection: close` when `close`.
+    static func writeResponse(
+        _ p: UnsafeRawBufferPointer, head: HTTP1ResponseHead, drop: HTTP1HeaderNameSet,
+        dropExtra: HTTP1HeaderNameSet?, extra: [(String, String)], close: Bool, into out: inout ByteBuffer
+    ) {
+        var statusEnd = 9
+        while statusEnd < head.length && p[statusEnd] != 0x0D { statusEnd += 1 }
+        out.writeStaticString("HTTP/1.1 ")
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[9..<statusEnd]))
+        out.writeStaticString("\r\n")
+        let listed = head.fields.count > 0 ? connectionListed(p, fields: head.fields) : HTTP1HeaderNameSet([])
+        for field in head.fields {
+            if hopByHop.contains(p, field.name) || drop.contains(p, field.name) || listed.contains(p, field.name)
+                || dropExtra?.contains(p, field.name) == true
+            {
+                continue
+            }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[field.line]))
+            out.writeStaticString("\r\n")
+        }
+        if head.framing == .chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
+        for (name, value) in extra {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        if close { out.writeStaticString("connection: close\r\n") }
+        out.writeStaticString("\r\n")
+    }
+
     /// The names a message's `Connection` headers list (besides close and keep-alive).
-    static func connectionListed(_ p: UnsafeRawBufferPointer, head: HTTP1RequestHead) -> HTTP1HeaderNameSet {
+    static func connectionListed(_ p: UnsafeRawBufferPointer, fields: [HTTP1RequestHead.Field]) -> HTTP1HeaderNameSet {
         var set = HTTP1HeaderNameSet([])
-        for field in head.fields where HTTP1RequestHeadParser.equalsLowercase(p, field.name, "connection") {
+        for field in fields where HTTP1RequestHeadParser.equalsLowercase(p, field.name, "connection") {
             var index = field.value.lowerBound
             while index < field.value.upperBound {
                 while index < field.value.upperBound && (p[index] == 0x20 || p[index] == 0x09 || p[index] == 0x2C) {

@@ -24,11 +24,11 @@ public protocol UpstreamResponseDelegate: AnyObject {
 public final class UpstreamLease: @unchecked Sendable {
     public let channel: any Channel
     public let address: UpstreamAddress
-    let handler: UpstreamConnectionHandler
+    let handler: any PooledConnectionHandler
     let pool: HTTP1LoopPool
     private var released = false
 
-    init(channel: any Channel, address: UpstreamAddress, handler: UpstreamConnectionHandler, pool: HTTP1LoopPool) {
+    init(channel: any Channel, address: UpstreamAddress, handler: any PooledConnectionHandler, pool: HTTP1LoopPool) {
         self.channel = channel
         self.address = address
         self.handler = handler
@@ -38,9 +38,15 @@ public final class UpstreamLease: @unchecked Sendable {
     /// The endpoint's declared URL (its host goes in `Host`, its base path before the request path).
     public var endpoint: EndpointURL { address.url }
 
-    /// Starts the exchange: response parts go to `delegate`.
+    /// Starts the exchange on a connection of a `.messages` pool: response parts go to `delegate`.
     public func attach(_ delegate: any UpstreamResponseDelegate) {
-        handler.delegate = delegate
+        (handler as? UpstreamConnectionHandler)?.delegate = delegate
+    }
+
+    /// Starts the exchange on a connection of a `.bytes` pool: the response's raw bytes go to
+    /// `delegate`, and the request is written as raw bytes on `channel`.
+    public func attach(bytes delegate: any UpstreamByteDelegate) {
+        (handler as? RawUpstreamConnectionHandler)?.delegate = delegate
     }
 
     /// Returns the connection to the pool (when `reusable`) or closes it. Call once, after the
@@ -48,7 +54,7 @@ public final class UpstreamLease: @unchecked Sendable {
     public func release(reusable: Bool) {
         guard !released else { return }
         released = true
-        handler.delegate = nil
+        handler.detach()
         if reusable && channel.isActive && !handler.closed {
             pool.checkIn(channel: channel, handler: handler, address: address)
         } else {
@@ -58,6 +64,10 @@ public final class UpstreamLease: @unchecked Sendable {
 }
 
 /// Per-event-loop pools of keep-alive connections, keyed by endpoint address.
+///
+/// A pool's connections carry either NIO's HTTP/1.1 client codec (`.messages`: request and response
+/// parts) or nothing at all (`.bytes`: the REST gateway's byte-level data path frames the messages
+/// itself).
 ///
 /// Each event loop has its own pool so that a proxied request and its upstream connection share a
 /// loop. `maxConnectionsPerEndpoint` is split evenly between the loops (at least one each); a lease
@@ -69,10 +79,18 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
     let loopCount: Int
     let tls: UpstreamTLSTable
 
-    init(group: any EventLoopGroup, tls: UpstreamTLSTable) {
+    /// What a pooled connection's pipeline carries.
+    public enum Kind: Sendable {
+        /// NIO's HTTP/1.1 client codec: `HTTPClientRequestPart` out, `HTTPClientResponsePart` in.
+        case messages
+        /// Raw bytes both ways.
+        case bytes
+    }
+
+    init(group: any EventLoopGroup, tls: UpstreamTLSTable, kind: Kind = .messages) {
         var loops: [ObjectIdentifier: HTTP1LoopPool] = [:]
         for loop in group.makeIterator() {
-            loops[ObjectIdentifier(loop)] = HTTP1LoopPool(eventLoop: loop)
+            loops[ObjectIdentifier(loop)] = HTTP1LoopPool(eventLoop: loop, kind: kind)
         }
         self.loops = loops
         self.loopCount = max(1, loops.count)
@@ -95,6 +113,12 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
         return pool.lease(address, service: service, limit: limit, tls: tls[service: service.name])
     }
 
+    /// An idle connection to `address` on `eventLoop`, when one is ready: `lease` without a future.
+    /// Call on `eventLoop`; nil means `lease` must open or wait for one.
+    public func leaseIdle(_ address: UpstreamAddress, on eventLoop: any EventLoop) -> UpstreamLease? {
+        loops[ObjectIdentifier(eventLoop)]?.takeIdle(address)
+    }
+
     /// Closes every idle connection.
     public func closeIdle() {
         for pool in loops.values {
@@ -107,9 +131,10 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
 // Safety: a loop pool is only touched on its own event loop.
 final class HTTP1LoopPool: @unchecked Sendable {
     let eventLoop: any EventLoop
+    let kind: HTTP1ConnectionPool.Kind
     private struct Idle {
         var channel: any Channel
-        var handler: UpstreamConnectionHandler
+        var handler: any PooledConnectionHandler
         /// When this connection's idle time runs out.
         var expires: NIODeadline
     }
@@ -128,8 +153,9 @@ final class HTTP1LoopPool: @unchecked Sendable {
     private var sweep: Scheduled<Void>?
     private var sweepAt: NIODeadline?
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, kind: HTTP1ConnectionPool.Kind) {
         self.eventLoop = eventLoop
+        self.kind = kind
     }
 
     func lease(_ address: UpstreamAddress, service: UpstreamService, limit: Int, tls: UpstreamTLS?) -> EventLoopFuture<
@@ -137,13 +163,7 @@ final class HTTP1LoopPool: @unchecked Sendable {
     > {
         let timeout = TimeAmount.nanoseconds(service.config.idleTimeout.duration.nanoseconds)
         if idleTimeouts[address] != timeout { idleTimeouts[address] = timeout }
-        // Popped in place: copying the stack out of the dictionary would copy the array each time.
-        while let entry = idle[address]?.popLast() {
-            if entry.channel.isActive && !entry.handler.closed {
-                return eventLoop.makeSucceededFuture(
-                    UpstreamLease(channel: entry.channel, address: address, handler: entry.handler, pool: self))
-            }
-        }
+        if let lease = takeIdle(address) { return eventLoop.makeSucceededFuture(lease) }
         guard service.beginPending() else {
             return eventLoop.makeFailedFuture(
                 GatewayError(
@@ -160,20 +180,36 @@ final class HTTP1LoopPool: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// The most recently used idle connection to `address` that is still open.
+    func takeIdle(_ address: UpstreamAddress) -> UpstreamLease? {
+        // Popped in place: copying the stack out of the dictionary would copy the array each time.
+        while let entry = idle[address]?.popLast() {
+            if entry.channel.isActive && !entry.handler.closed {
+                return UpstreamLease(channel: entry.channel, address: address, handler: entry.handler, pool: self)
+            }
+        }
+        return nil
+    }
+
     private func connect(
         _ address: UpstreamAddress, service: UpstreamService, tls: UpstreamTLS?,
         promise: EventLoopPromise<UpstreamLease>
     ) {
         open[address, default: 0] += 1
-        let handler = UpstreamConnectionHandler()
+        let handler: any PooledConnectionHandler & ChannelHandler =
+            kind == .messages ? UpstreamConnectionHandler() : RawUpstreamConnectionHandler()
+        let codec = kind == .messages
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds(service.connectTimeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try tls.addHandler(to: channel, address: address, http2: false) }
-                    // Request headers were validated where they came in (the gateway refuses CR/LF).
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                    if codec {
+                        // Request headers were validated where they came in (the gateway refuses CR/LF).
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                            enableOutboundHeaderValidation: false)
+                    }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -203,7 +239,7 @@ final class HTTP1LoopPool: @unchecked Sendable {
         return "\(error)"
     }
 
-    func checkIn(channel: any Channel, handler: UpstreamConnectionHandler, address: UpstreamAddress) {
+    func checkIn(channel: any Channel, handler: any PooledConnectionHandler, address: UpstreamAddress) {
         if var queue = waiters[address], !queue.isEmpty {
             let waiter = queue.removeFirst()
             waiters[address] = queue
@@ -267,12 +303,22 @@ final class HTTP1LoopPool: @unchecked Sendable {
     }
 }
 
-/// The last handler of a pooled connection: hands response parts to the current lease's delegate.
+/// The last handler of a pooled connection, as the pool sees it.
+protocol PooledConnectionHandler: AnyObject, Sendable {
+    /// Whether the connection failed or closed.
+    var closed: Bool { get }
+    /// Ends the current exchange: nothing more reaches its delegate.
+    func detach()
+}
+
+/// The last handler of a `.messages` connection: hands response parts to the current lease's delegate.
 // Safety: lives in one channel pipeline; touched only on that channel's event loop.
-final class UpstreamConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+final class UpstreamConnectionHandler: ChannelInboundHandler, PooledConnectionHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     weak var delegate: (any UpstreamResponseDelegate)?
     var closed = false
+
+    func detach() { delegate = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
