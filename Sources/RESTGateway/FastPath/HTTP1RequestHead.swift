@@ -3,7 +3,6 @@
 // and records where every header line is, so the head can be rewritten by copying byte ranges.
 // Hand-written: NIO's llhttp wrapper yields a full `HTTPRequestHead` of Strings, the cost this path
 // avoids. Strict on purpose (RFC 9112): anything a smuggling attack relies on is an error.
-// Not wired into the listener yet (see docs/benchmarks.md).
 
 /// A parsed request head: byte ranges into the buffer it was parsed from.
 struct HTTP1RequestHead {

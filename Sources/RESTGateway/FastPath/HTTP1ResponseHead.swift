@@ -1,6 +1,6 @@
 // The response side of the byte-level data path: the status line and the framing of an upstream's
 // response head (RFC 9112 §4, §6.3), read from raw bytes. Header lines stay byte ranges, so the head
-// is forwarded by copying them (hop-by-hop ones left out). Not wired into the listener yet.
+// is forwarded by copying them (hop-by-hop ones left out).
 
 struct HTTP1ResponseHead {
     enum Framing: Equatable {
