@@ -244,9 +244,7 @@ final class RESTProxyHandler: ChannelDuplexHandler {
     // MARK: downstream writability and lifecycle
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        exchange?.lease?.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete {
-            _ in
-        }
+        exchange?.lease?.pauseReading(!context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 

@@ -100,6 +100,15 @@ struct AuthTests {
         }
     }
 
+    @Test func claimsCannotAddHeaderLinesUpstream() {
+        let identity = Identity(subject: "alice\r\nX-Admin: true", scopes: ["a\nb", "c"], method: .jwt)
+        let headers = identity.forwardedHeaders(IdentityHeadersConfig())
+        #expect(headers.allSatisfy { !$0.1.utf8.contains(where: { $0 == 13 || $0 == 10 }) })
+        #expect(headers[0].1 == "aliceX-Admin: true")
+        #expect(
+            Identity(subject: "bob", scopes: [], method: .jwt).forwardedHeaders(IdentityHeadersConfig())[0].1 == "bob")
+    }
+
     @Test func validHS256TokenYieldsIdentity() async throws {
         let auth = try await Self.authenticator()
         let identity = try await auth.authenticate(Credentials(bearerToken: try await Self.sign(.valid())))

@@ -24,10 +24,19 @@ public struct Identity: Sendable, Equatable, Codable {
     /// The headers that carry this identity to a microservice (names from `auth.identityHeaders`).
     public func forwardedHeaders(_ names: IdentityHeadersConfig) -> [(String, String)] {
         [
-            (names.subject, subject),
-            (names.scopes, scopes.sorted().joined(separator: " ")),
+            (names.subject, Self.headerSafe(subject)),
+            (names.scopes, Self.headerSafe(scopes.sorted().joined(separator: " "))),
             (names.method, method.rawValue),
         ]
+    }
+
+    /// A claim as a header value: control characters (CR and LF above all) removed, so a token's
+    /// claims can never add header lines to the upstream request.
+    static func headerSafe(_ value: String) -> String {
+        guard value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return value }
+        return String(
+            value.unicodeScalars.filter { ($0.value >= 0x20 || $0.value == 0x09) && $0.value != 0x7F }.map(
+                Character.init))
     }
 }
 

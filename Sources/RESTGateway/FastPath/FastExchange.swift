@@ -55,6 +55,8 @@ final class FastExchange {
     var responseStatus: UInt = 0
     var responseBytes = 0
     var upstreamReusable = true
+    /// The response head told the client the connection closes after it.
+    var closeClient = false
 
     init(request: FastRequest, requestID: String, trace: GatewayTraceContext, method: String, path: Substring) {
         self.request = request

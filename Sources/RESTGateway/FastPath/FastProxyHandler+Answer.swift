@@ -166,7 +166,7 @@ extension FastProxyHandler {
         }
         guard !closed else { return }
         // A request whose body has not all arrived cannot be followed by another on this connection.
-        if !exchange.keepAlive || quiescing || !exchange.requestEnded {
+        if !exchange.keepAlive || quiescing || !exchange.requestEnded || exchange.closeClient {
             closeAfterWriting()
             return
         }

@@ -110,6 +110,9 @@ extension FastProxyHandler: UpstreamByteDelegate {
         extra.append(contentsOf: forwardingHeaders(for: exchange.client))
         extra.append(("Host", lease.endpoint.authority))
         let edits = target.route.requestHeaders
+        // The route's edits apply after the gateway's own headers, as on the codec path: a `set`
+        // replaces one of them, a `remove` removes it.
+        if !plan.requestEditNames.isEmpty { extra.removeAll { plan.requestEditNames.contains($0.0.lowercased()) } }
         for (name, value) in edits.set { extra.append((name, value)) }
         for (name, value) in edits.add { extra.append((name, value)) }
         extra.append((CallDeadline.headerName, CallDeadline.headerValue(deadline.remaining)))
@@ -195,7 +198,7 @@ extension FastProxyHandler: UpstreamByteDelegate {
                     return
                 }
                 let headBytes = buffer.readSlice(length: end)!
-                guard responseHead(headBytes, end: end) else { return }
+                guard responseHead(headBytes, end: end, following: buffer.readableBytes) else { return }
             case .length(let left):
                 let slice = buffer.readSlice(length: min(left, buffer.readableBytes))!
                 exchange.response = left == slice.readableBytes ? .head : .length(left - slice.readableBytes)
@@ -219,7 +222,9 @@ extension FastProxyHandler: UpstreamByteDelegate {
     }
 
     /// Handles a complete response head; false when the exchange went another way (retry, error).
-    private func responseHead(_ headBytes: ByteBuffer, end: Int) -> Bool {
+    /// `following` is how many bytes came after the head in the same read (none may follow a
+    /// body-less response on a connection that is to be reused).
+    private func responseHead(_ headBytes: ByteBuffer, end: Int, following: Int) -> Bool {
         guard let exchange else { return false }
         let head: HTTP1ResponseHead
         do {
@@ -266,16 +271,23 @@ extension FastProxyHandler: UpstreamByteDelegate {
         exchange.sentBody.removeAll()
         var extra: [(String, String)] = [(RequestID.headerName, exchange.requestID)]
         var dropExtra: HTTP1HeaderNameSet?
-        if let edits = exchange.target?.route.responseHeaders {
+        if let plan = exchange.plan, let edits = exchange.target?.route.responseHeaders,
+            !plan.responseEditNames.isEmpty || !edits.add.isEmpty
+        {
+            extra.removeAll { plan.responseEditNames.contains($0.0.lowercased()) }
             for (name, value) in edits.set { extra.append((name, value)) }
             for (name, value) in edits.add { extra.append((name, value)) }
         }
         if !exchange.extraResponseHeaders.isEmpty {
-            // Vary lists add up; the CORS and rate-limit headers replace whatever the service sent.
-            dropExtra = HTTP1HeaderNameSet(exchange.extraResponseHeaders.map(\.0).filter { $0 != "Vary" })
+            // Vary lists add up; the CORS and rate-limit headers replace whatever the service sent
+            // and what the route set.
+            let replaced = exchange.extraResponseHeaders.map { $0.0.lowercased() }.filter { $0 != "vary" }
+            dropExtra = HTTP1HeaderNameSet(replaced)
+            extra.removeAll { replaced.contains($0.0.lowercased()) }
             extra += exchange.extraResponseHeaders
         }
         let close = !exchange.keepAlive || head.framing == .untilClose || quiescing
+        exchange.closeClient = close
         var out = ByteBufferAllocator().buffer(capacity: head.length + 256)
         headBytes.withUnsafeReadableBytes { p in
             HTTP1HeadWriter.writeResponse(
@@ -285,7 +297,7 @@ extension FastProxyHandler: UpstreamByteDelegate {
         writeClient(out)
         switch head.framing {
         case .none:
-            responseEnded(extra: 0)
+            responseEnded(extra: following)
             return false
         case .length(let length):
             exchange.response = .length(length)
@@ -326,9 +338,16 @@ extension FastProxyHandler: UpstreamByteDelegate {
         exchange.cancelTimers()
         exchange.lease?.release(reusable: exchange.upstreamReusable && extra == 0 && exchange.requestEnded)
         exchange.lease = nil
+        leaseGone()
         exchange.call?.finish(.response(status: Int(exchange.responseStatus)))
-        exchange.phase = .finished
         flushClient()
+        guard exchange.requestEnded else {
+            // Answered before the whole request arrived: the rest of its body is read and dropped,
+            // then the exchange completes (as when the gateway answers early itself).
+            exchange.phase = .answered
+            return
+        }
+        exchange.phase = .finished
         complete(status: exchange.responseStatus)
     }
 
@@ -352,12 +371,14 @@ extension FastProxyHandler: UpstreamByteDelegate {
 
     func upstreamWritabilityChanged(isWritable: Bool) {
         // Backpressure: stop reading the client while the upstream cannot take more.
-        context?.channel.setOption(ChannelOptions.autoRead, value: isWritable).whenComplete { _ in }
+        upstreamBlocked = !isWritable
+        updateReading()
     }
 
     func upstreamFailed(_ error: any Error) {
         guard let exchange, exchange.phase == .forwarding else { return }
         exchange.lease = nil
+        leaseGone()
         if case .untilClose = exchange.response, exchange.responseStarted {
             exchange.upstreamReusable = false
             return responseEnded(extra: 0)  // The close is the end of this body.

@@ -24,7 +24,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// A head larger than this is refused with 431 (NIO's llhttp limit is 80 KiB).
+    /// A head larger than this is refused with 400 (NIO's llhttp limit is 80 KiB).
     static let maxHeadBytes = 64 << 10
     /// How much of later requests a connection may hold before reading pauses.
     static let pipelinedLimit = 64 << 10
@@ -35,7 +35,11 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     var exchange: FastExchange?
     /// Bytes read but not consumed: a head still arriving, or requests pipelined behind the current one.
     var held: ByteBuffer?
+    /// Why reading from the client is paused (see updateReading).
     var readPaused = false
+    var authPending = false
+    var upstreamBlocked = false
+    var readingOff = false
     var closed = false
     var quiescing = false
     /// The client's address, formatted once per connection.
@@ -143,10 +147,20 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Keeps bytes not consumed yet; reading pauses when too much of later requests piles up.
     private func hold(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
         held = buffer
-        if buffer.readableBytes > Self.pipelinedLimit && exchange != nil && !readPaused {
+        if buffer.readableBytes > Self.pipelinedLimit && exchange != nil {
             readPaused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            updateReading()
         }
+    }
+
+    /// Reads from the client only while nothing holds it back: later requests piling up, an auth
+    /// decision pending, or the upstream not taking more of the body. One place decides, so one
+    /// reason ending does not resume reading while another still holds.
+    func updateReading() {
+        let off = readPaused || authPending || upstreamBlocked
+        guard off != readingOff, let context else { return }
+        readingOff = off
+        context.channel.setOption(ChannelOptions.autoRead, value: !off).whenComplete { _ in }
     }
 
     /// After a response: handles held bytes (the next pipelined request), on the next loop tick so it
@@ -155,7 +169,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let context else { return }
         if readPaused {
             readPaused = false
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            updateReading()
         }
         guard held != nil else { return }
         context.eventLoop.assumeIsolated().execute {
@@ -179,6 +193,9 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         context.fireChannelRead(wrapInboundOut(bytes))
+        // The codec path flushes what it wrote upstream at read-complete; when this runs for a held
+        // pipelined request, no read-complete follows by itself.
+        context.fireChannelReadComplete()
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
@@ -284,7 +301,8 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             return beginCall(route: route, upstreamPath: upstreamPath, identity: nil)
         }
         // jwt-kit verifies asynchronously: pause reading while the decision is made.
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        authPending = true
+        updateReading()
         let authenticator = shared.authenticator
         let policy = route.policy
         context.eventLoop.makeFutureWithTask { () async -> Result<Identity?, GatewayError> in
@@ -294,10 +312,9 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return .failure(error)
             }
         }.assumeIsolated().whenSuccess { result in
-            guard self.exchange === exchange, let context = self.context else { return }
-            if !self.readPaused {
-                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-            }
+            self.authPending = false
+            self.updateReading()
+            guard self.exchange === exchange, self.context != nil else { return }
             switch result {
             case .success(let identity):
                 self.beginCall(route: route, upstreamPath: upstreamPath, identity: identity)
@@ -346,9 +363,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: lifecycle
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        exchange?.lease?.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete {
-            _ in
-        }
+        exchange?.lease?.pauseReading(!context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
@@ -384,6 +399,15 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func abandonUpstream() {
         exchange?.lease?.release(reusable: false)
         exchange?.lease = nil
+        leaseGone()
+    }
+
+    /// The exchange no longer has an upstream connection: its backpressure no longer applies.
+    func leaseGone() {
+        if upstreamBlocked {
+            upstreamBlocked = false
+            updateReading()
+        }
     }
 
     func close() {

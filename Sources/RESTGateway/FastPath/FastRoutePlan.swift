@@ -11,6 +11,9 @@ struct FastRoutePlan: Sendable {
     let requestDrop: HTTP1HeaderNameSet
     /// Names removed from the relayed response before the gateway's own are added.
     let responseDrop: HTTP1HeaderNameSet
+    /// The lower-case names the route's header edits `set` or `remove` (they replace the gateway's own).
+    let requestEditNames: Set<String>
+    let responseEditNames: Set<String>
 
     /// Whether `route` (and its canary copy) can be served byte by byte.
     static func eligible(_ route: RESTRoute) -> Bool {
@@ -29,6 +32,10 @@ struct FastRoutePlan: Sendable {
         request.formUnion(route.requestHeaders.remove.map { $0.lowercased() })
         request.formUnion(route.requestHeaders.set.keys.map { $0.lowercased() })
         requestDrop = HTTP1HeaderNameSet(request)
+        requestEditNames = Set(
+            (route.requestHeaders.remove + Array(route.requestHeaders.set.keys)).map { $0.lowercased() })
+        responseEditNames = Set(
+            (route.responseHeaders.remove + Array(route.responseHeaders.set.keys)).map { $0.lowercased() })
         var response: Set<String> = [RequestID.headerName.lowercased()]
         response.formUnion(route.responseHeaders.remove.map { $0.lowercased() })
         response.formUnion(route.responseHeaders.set.keys.map { $0.lowercased() })

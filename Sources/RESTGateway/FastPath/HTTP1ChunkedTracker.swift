@@ -16,6 +16,7 @@ struct HTTP1ChunkedTracker {
         state = .size
         remaining = 0
         digits = 0
+        previous = 0
     }
 
     /// Consumes bytes of `p` that belong to the current message; returns how many, or -1 if malformed.
@@ -59,7 +60,11 @@ struct HTTP1ChunkedTracker {
                 guard digits <= 15 else { return -1 }  // A size that does not fit: refused, not wrapped.
                 remaining = remaining << 4 | v
             case .ext:
-                if b == 0x0D { state = .sizeLF }
+                if b == 0x0D {
+                    state = .sizeLF
+                } else if (b < 0x20 && b != 0x09) || b == 0x7F {
+                    return -1  // A bare LF (or another control) would end the line for a lenient reader.
+                }
             case .sizeLF:
                 guard b == 0x0A else { return -1 }
                 digits = 0
@@ -71,9 +76,11 @@ struct HTTP1ChunkedTracker {
                 guard b == 0x0A else { return -1 }
                 state = .size
             case .trailerStart:
+                guard b != 0x0A else { return -1 }  // A bare LF where the last CRLF belongs.
                 state = b == 0x0D ? .finalLF : .trailerLine
             case .trailerLine:
-                // Trailer lines must end in CRLF like header lines; a bare LF is malformed.
+                // Trailer lines must end in CRLF like header lines; a bare LF or CR is malformed.
+                if previous == 0x0D && b != 0x0A { return -1 }
                 if b == 0x0A {
                     guard previous == 0x0D else { return -1 }
                     state = .trailerStart

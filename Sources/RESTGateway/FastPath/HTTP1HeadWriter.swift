@@ -81,13 +81,21 @@ enum HTTP1HeadWriter {
     ) {
         var statusEnd = 9
         while statusEnd < head.length && p[statusEnd] != 0x0D { statusEnd += 1 }
+        // status-line = HTTP-version SP status-code SP [reason-phrase]: the space stays when the
+        // upstream sent no reason.
         out.writeStaticString("HTTP/1.1 ")
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[9..<statusEnd]))
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: p[9..<12]))
+        out.writeStaticString(" ")
+        if statusEnd > 13 { out.writeBytes(UnsafeRawBufferPointer(rebasing: p[13..<statusEnd])) }
         out.writeStaticString("\r\n")
         let listed = head.fields.count > 0 ? connectionListed(p, fields: head.fields) : HTTP1HeaderNameSet([])
+        // RFC 9112 §6.3: a body framed by Transfer-Encoding (or by the close) must not go on with a
+        // Content-Length, which a proxy in front of the gateway would believe.
+        let dropLength = head.framing == .chunked || head.framing == .untilClose
         for field in head.fields {
             if hopByHop.contains(p, field.name) || drop.contains(p, field.name) || listed.contains(p, field.name)
                 || dropExtra?.contains(p, field.name) == true
+                || (dropLength && HTTP1RequestHeadParser.equalsLowercase(p, field.name, "content-length"))
             {
                 continue
             }
@@ -105,6 +113,11 @@ enum HTTP1HeadWriter {
         out.writeStaticString("\r\n")
     }
 
+    private static func framingName(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        HTTP1RequestHeadParser.equalsLowercase(p, range, "content-length")
+            || HTTP1RequestHeadParser.equalsLowercase(p, range, "host")
+    }
+
     /// The names a message's `Connection` headers list (besides close and keep-alive).
     static func connectionListed(_ p: UnsafeRawBufferPointer, fields: [HTTP1RequestHead.Field]) -> HTTP1HeaderNameSet {
         var set = HTTP1HeaderNameSet([])
@@ -118,7 +131,9 @@ enum HTTP1HeadWriter {
                 while stop < field.value.upperBound && p[stop] != 0x2C { stop += 1 }
                 var trimmed = stop
                 while trimmed > index && (p[trimmed - 1] == 0x20 || p[trimmed - 1] == 0x09) { trimmed -= 1 }
-                if trimmed > index {
+                // Framing and Host are the gateway's to set: a `Connection: content-length` must
+                // not strip the length off a body that is forwarded as it came (request smuggling).
+                if trimmed > index && !framingName(p, index..<trimmed) {
                     set.insert(p[index..<trimmed].map { ($0 &- 0x41) < 26 ? $0 | 0x20 : $0 })
                 }
                 index = stop

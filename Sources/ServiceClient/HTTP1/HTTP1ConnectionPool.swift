@@ -49,12 +49,22 @@ public final class UpstreamLease: @unchecked Sendable {
         (handler as? RawUpstreamConnectionHandler)?.delegate = delegate
     }
 
+    /// Stops (or resumes) reading the upstream: backpressure while the client cannot take more. A
+    /// connection released while paused reads again before it goes back to the pool.
+    public func pauseReading(_ paused: Bool) {
+        guard paused != readingPaused else { return }
+        readingPaused = paused
+        channel.setOption(ChannelOptions.autoRead, value: !paused).whenComplete { _ in }
+    }
+    private var readingPaused = false
+
     /// Returns the connection to the pool (when `reusable`) or closes it. Call once, after the
     /// response's `.end` (or on failure with `reusable: false`).
     public func release(reusable: Bool) {
         guard !released else { return }
         released = true
         handler.detach()
+        if readingPaused && reusable { pauseReading(false) }
         if reusable && channel.isActive && !handler.closed {
             pool.checkIn(channel: channel, handler: handler, address: address)
         } else {

@@ -68,7 +68,12 @@ struct HTTP1ResponseFramingTests {
         #expect(track("5\r\nhel", byteByByte: true) == -2)  // not finished yet
     }
 
-    @Test(arguments: ["x\r\n", "5\r\nhelloX\r\n", "\r\n", "1000000000000000\r\n", "0\r\nX: t\n\r\n", "5\nhello\r\n"])
+    // The last three end the body at a bare LF for a lenient reader, which would then read what
+    // follows as a request of its own (smuggling).
+    @Test(arguments: [
+        "x\r\n", "5\r\nhelloX\r\n", "\r\n", "1000000000000000\r\n", "0\r\nX: t\n\r\n", "5\nhello\r\n",
+        "0\r\n\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n", "0;\n\nGET /admin HTTP/1.1\r\n\r\n", "0\r\nX: t\rY\r\n\r\n",
+    ])
     func refusesMalformedChunks(_ text: String) {
         #expect(track(text, byteByByte: true) == -1)
     }

@@ -68,6 +68,16 @@ struct RESTFastPathTests {
         #expect(chunked.hasPrefix("HTTP/1.1 200"))
         #expect(chunked.contains(#""bodyBytes":11"#))
         #expect(chunked.contains(#""bodySHA":"\#(fnv1a(Array("hello world".utf8)))""#))
+        // `Connection: content-length` must not strip the length from a body passed on as it came:
+        // the service sees one request with its whole body, never the GET inside it.
+        let smuggle = "GET /echo/hidden HTTP/1.1\r\nHost: x\r\n\r\n"
+        let listed = try RawSocket.exchange(
+            port: gateway.port,
+            "POST /echo/outer HTTP/1.1\r\nHost: x\r\nConnection: content-length, close\r\n"
+                + "Content-Length: \(smuggle.utf8.count)\r\n\r\n\(smuggle)", untilClosed: true)
+        #expect(listed.hasPrefix("HTTP/1.1 200"))
+        #expect(listed.contains(#""bodyBytes":\#(smuggle.utf8.count)"#))
+        #expect(!listed.contains("hidden"))
         // A length-framed body split across the head's packet, then a second request on the connection.
         let twoRequests = try RawSocket.exchange(
             port: gateway.port,
@@ -132,6 +142,11 @@ struct RESTFastPathTests {
             ),
             "/bad-status": ("HTTP/1.1 2x0 Nope\r\nContent-Length: 0\r\n\r\n", false),
             "/closing": ("HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbyes", true),
+            "/no-content-and-more": ("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", false),
+            "/length-and-chunked": (
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false
+            ),
+            "/no-reason": ("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", false),
         ])
         defer { upstream.stop() }
         let gateway = try await GatewayProcess.start(
@@ -145,8 +160,12 @@ struct RESTFastPathTests {
                       - { name: scripted, match: { prefix: / }, service: scripted }
                 """)
         defer { Task { await gateway.stop() } }
+        // The client connection closes after a body that ended with the upstream's close (the
+        // socket's 5 s receive timeout would end the read otherwise).
+        let started = ContinuousClock.now
         let untilClose = try RawSocket.exchange(
             port: gateway.port, "GET /until-close HTTP/1.1\r\nHost: x\r\n\r\n", untilClosed: true)
+        #expect(ContinuousClock.now - started < .seconds(3))
         #expect(untilClose.hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(untilClose.lowercased().contains("connection: close\r\n"))
         #expect(untilClose.hasSuffix("\r\n\r\nuntil the end"))
@@ -163,6 +182,25 @@ struct RESTFastPathTests {
         #expect(chunked.headers.first(name: "x-kept") == "yes")
         #expect(chunked.headers["x-request-id"].count == 1)
         #expect(chunked.headers.first(name: "x-request-id") != "from-service")
+
+        // Bytes after a body-less response: the upstream is out of step, its connection is not
+        // reused (the next answer is the right one, from a new connection).
+        let beforeExtra = upstream.connections
+        #expect(try await RESTGatewayTests.get("\(gateway.baseURL)/no-content-and-more").status == 204)
+        let afterExtra = try RawSocket.exchange(
+            port: gateway.port, "GET /interim HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
+        #expect(afterExtra.hasPrefix("HTTP/1.1 200 OK\r\n") && afterExtra.hasSuffix("\r\n\r\nok"))
+        #expect(upstream.connections > beforeExtra)
+        // Transfer-Encoding wins and the Content-Length beside it is not passed on (RFC 9112 §6.3).
+        let both = try RawSocket.exchange(
+            port: gateway.port, "GET /length-and-chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            untilClosed: true)
+        #expect(!both.lowercased().contains("content-length"))
+        #expect(both.hasSuffix("3\r\nabc\r\n0\r\n\r\n"))
+        // A status line without a reason phrase keeps the space after the code.
+        let noReason = try RawSocket.exchange(
+            port: gateway.port, "GET /no-reason HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
+        #expect(noReason.hasPrefix("HTTP/1.1 200 \r\n"))
 
         let bad = try await RESTGatewayTests.get("\(gateway.baseURL)/bad-status")
         #expect(bad.status == 502)
