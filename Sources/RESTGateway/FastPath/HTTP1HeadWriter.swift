@@ -5,26 +5,27 @@
 // heads at +20 µs per request).
 import NIOCore
 
-/// Lower-case header names, bucketed by length, matched against byte ranges case-insensitively.
+/// Lower-case header names matched against byte ranges case-insensitively. A bit per name length
+/// rejects most names without a comparison; no hashing (this runs for every header line of every
+/// request and response).
 struct HTTP1HeaderNameSet {
-    private var buckets: [Int: [[UInt8]]] = [:]
+    private var names: [[UInt8]] = []
+    /// Bit n set: some name has n bytes (names of 64 bytes or more set bit 63 and are compared).
+    private var lengths: UInt64 = 0
 
     init(_ names: some Sequence<String>) {
         for name in names { insert(Array(name.lowercased().utf8)) }
     }
 
     mutating func insert(_ lowercased: [UInt8]) {
-        guard !contains(lowercased) else { return }
-        buckets[lowercased.count, default: []].append(lowercased)
-    }
-
-    private func contains(_ lowercased: [UInt8]) -> Bool {
-        buckets[lowercased.count]?.contains(lowercased) ?? false
+        guard !names.contains(lowercased) else { return }
+        names.append(lowercased)
+        lengths |= 1 << UInt64(min(lowercased.count, 63))
     }
 
     func contains(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
-        guard let candidates = buckets[range.count] else { return false }
-        outer: for candidate in candidates {
+        guard lengths & (1 << UInt64(min(range.count, 63))) != 0 else { return false }
+        outer: for candidate in names where candidate.count == range.count {
             for (offset, expected) in candidate.enumerated() {
                 let byte = p[range.lowerBound + offset]
                 if ((byte &- 0x41) < 26 ? byte | 0x20 : byte) != expected { continue outer }
@@ -133,7 +134,10 @@ enum HTTP1HeadWriter {
                 while trimmed > index && (p[trimmed - 1] == 0x20 || p[trimmed - 1] == 0x09) { trimmed -= 1 }
                 // Framing and Host are the gateway's to set: a `Connection: content-length` must
                 // not strip the length off a body that is forwarded as it came (request smuggling).
-                if trimmed > index && !framingName(p, index..<trimmed) {
+                if trimmed > index && !framingName(p, index..<trimmed)
+                    && !HTTP1RequestHeadParser.equalsLowercase(p, index..<trimmed, "close")
+                    && !HTTP1RequestHeadParser.equalsLowercase(p, index..<trimmed, "keep-alive")
+                {
                     set.insert(p[index..<trimmed].map { ($0 &- 0x41) < 26 ? $0 | 0x20 : $0 })
                 }
                 index = stop
