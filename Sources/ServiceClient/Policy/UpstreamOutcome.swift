@@ -80,6 +80,15 @@ public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
         self.ip = ip
     }
 
+    /// Hashes what tells endpoints apart in practice (port, host, resolved IP), not every field:
+    /// addresses are dictionary keys on every call (pool, balancer, metrics). Equality still
+    /// compares all of them.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(url.port)
+        hasher.combine(url.host)
+        hasher.combine(ip)
+    }
+
     /// What the socket connects to.
     public var connectHost: String { ip ?? url.host }
     public var port: Int { url.port }

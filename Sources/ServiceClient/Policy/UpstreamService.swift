@@ -106,6 +106,13 @@ public final class UpstreamService: Sendable {
         let now = ContinuousClock.now
         let picked = state.withLock { state -> UpstreamAddress? in
             guard !state.endpoints.isEmpty else { return nil }
+            // One endpoint, usable: no candidate list to build.
+            if state.endpoints.count == 1, state.endpoints[0].health != .unhealthy,
+                state.endpoints[0].ejectedUntil == nil
+            {
+                state.endpoints[0].balance.outstanding += 1
+                return state.endpoints[0].address
+            }
             var candidates: [Int] = []
             for (index, endpoint) in state.endpoints.enumerated() {
                 if let until = endpoint.ejectedUntil, now >= until {
