@@ -48,8 +48,20 @@ public enum WebSocketGateway {
             ).response
         }
 
+        // permessage-deflate when the client offers it; an inflated frame larger than a message may be
+        // closes the connection (1009) before it is held in memory.
+        let compression = config.compression
+        let extensions: [WebSocketExtensionFactory] =
+            compression.enabled
+            ? [
+                BoundedDeflateBuilder.factory(
+                    noContextTakeover: compression.noContextTakeover,
+                    maxInflated: max(config.maxMessageSize.bytes, 125),
+                    minSize: compression.minSize.bytes)
+            ] : []
         let webSocket = WebSocketServerConfiguration(
             maxFrameSize: max(config.maxMessageSize.bytes, 125),
+            extensions: extensions,
             autoPing: config.pingInterval.duration > .zero
                 ? .enabled(timePeriod: config.pingInterval.duration) : .disabled,
             closeTimeout: WebSocketRuntime.closeTimeout,

@@ -296,6 +296,19 @@ public enum ConfigValidator {
         if !websocket.path.hasPrefix("/") {
             problems.append(.init(["gateways", "websocket", "path"], "must start with '/'"))
         }
+        for (index, origin) in websocket.allowedOrigins.enumerated() where !Self.isOrigin(origin) {
+            problems.append(
+                .init(
+                    ["gateways", "websocket", "allowedOrigins", .index(index)],
+                    "'\(origin)' is not an origin: use scheme://host[:port] (no path) or *"))
+        }
+        for (index, name) in websocket.subprotocols.enumerated()
+        where !RoutePolicyValidator.isToken(name) {
+            problems.append(
+                .init(
+                    ["gateways", "websocket", "subprotocols", .index(index)],
+                    "'\(name)' is not a subprotocol name (an HTTP token: letters, digits and !#$%&'*+-.^_`|~)"))
+        }
 
         // listeners
         var bound: [String: String] = [:]
@@ -311,5 +324,18 @@ public enum ConfigValidator {
             }
         }
         return problems
+    }
+}
+
+extension ConfigValidator {
+    /// `*`, or `scheme://host[:port]` as browsers send it in `Origin` (no path, query or user info).
+    static func isOrigin(_ text: String) -> Bool {
+        if text == "*" { return true }
+        guard let separator = text.range(of: "://") else { return false }
+        let scheme = text[..<separator.lowerBound]
+        let rest = text[separator.upperBound...]
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }), !rest.isEmpty
+        else { return false }
+        return !rest.contains(where: { "/?#@ ".contains($0) })
     }
 }

@@ -1,11 +1,15 @@
 // `gateways.websocket`: the WebSocket gateway's section.
+import Foundation
 
 /// Keys: `listen` (default 127.0.0.1:8084), `admin`, `gracePeriod`, `path` (upgrade path, default
 /// `/ws`), `routeSelection` (default `$request.body.action`), `auth` (policy checked at the handshake;
 /// a JWT may come as `Authorization: Bearer` or `?token=`), `managementAuth` (policy of the
 /// `/@connections` API, default `require: apiKey`), `routes` (route key, including `$connect`,
 /// `$disconnect` and `$default`, to ``WebSocketRouteConfig``), `maxMessageSize` (default 64KiB),
-/// `idleTimeout` (default 10m), `pingInterval` (default 30s).
+/// `idleTimeout` (default 10m), `pingInterval` (default 30s), `allowedOrigins` (browser origins allowed
+/// to connect, `scheme://host[:port]` or `*`; default empty: any), `subprotocols` (the subprotocols the
+/// gateway speaks, in its order of preference; default empty: none negotiated unless `$connect` picks
+/// one), `compression` (``WebSocketCompressionConfig``).
 public struct WebSocketGatewayConfig: Codable, Sendable {
     public var listener: ListenerConfig
     public var path: String
@@ -16,6 +20,9 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
     public var maxMessageSize: ByteSize
     public var idleTimeout: ConfigDuration
     public var pingInterval: ConfigDuration
+    public var allowedOrigins: [String]
+    public var subprotocols: [String]
+    public var compression: WebSocketCompressionConfig
 
     public init() {
         listener = .defaults(port: 8084)
@@ -27,10 +34,21 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         maxMessageSize = .init(bytes: 64 << 10)
         idleTimeout = .init(.seconds(600))
         pingInterval = .seconds(30)
+        allowedOrigins = []
+        subprotocols = []
+        compression = WebSocketCompressionConfig()
     }
 
     enum CodingKeys: String, CodingKey {
         case path, routeSelection, auth, managementAuth, routes, maxMessageSize, idleTimeout, pingInterval
+        case allowedOrigins, subprotocols, compression
+    }
+
+    /// Whether a browser page from `origin` (the `Origin` request header) may connect. Requests
+    /// without `Origin` come from non-browser clients and are not restricted by it.
+    public func allows(origin: String) -> Bool {
+        allowedOrigins.isEmpty || allowedOrigins.contains("*")
+            || allowedOrigins.contains { $0.caseInsensitiveCompare(origin) == .orderedSame }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +64,9 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         maxMessageSize = try c.value(.maxMessageSize, or: d.maxMessageSize)
         idleTimeout = try c.value(.idleTimeout, or: d.idleTimeout)
         pingInterval = try c.value(.pingInterval, or: d.pingInterval)
+        allowedOrigins = try c.value(.allowedOrigins, or: d.allowedOrigins)
+        subprotocols = try c.value(.subprotocols, or: d.subprotocols)
+        compression = try c.value(.compression, or: d.compression)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -59,6 +80,38 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         try c.encode(maxMessageSize, forKey: .maxMessageSize)
         try c.encode(idleTimeout, forKey: .idleTimeout)
         try c.encode(pingInterval, forKey: .pingInterval)
+        try c.encode(allowedOrigins, forKey: .allowedOrigins)
+        try c.encode(subprotocols, forKey: .subprotocols)
+        try c.encode(compression, forKey: .compression)
+    }
+}
+
+/// `gateways.websocket.compression`: permessage-deflate (RFC 7692), used when a client offers it.
+///
+/// Keys: `enabled` (default true), `noContextTakeover` (default false: each side keeps its
+/// compression window between messages, which compresses better and costs about 64 KiB of memory per
+/// connection and direction; true resets it per message), `minSize` (messages smaller than this are
+/// sent uncompressed, default 256B). An inflated frame may be at most `maxMessageSize`; a bigger one
+/// closes the connection with 1009.
+public struct WebSocketCompressionConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var noContextTakeover: Bool
+    public var minSize: ByteSize
+
+    public init(enabled: Bool = true, noContextTakeover: Bool = false, minSize: ByteSize = .init(bytes: 256)) {
+        self.enabled = enabled
+        self.noContextTakeover = noContextTakeover
+        self.minSize = minSize
+    }
+
+    enum CodingKeys: String, CodingKey { case enabled, noContextTakeover, minSize }
+
+    public init(from decoder: any Decoder) throws {
+        let d = WebSocketCompressionConfig()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.value(.enabled, or: d.enabled)
+        noContextTakeover = try c.value(.noContextTakeover, or: d.noContextTakeover)
+        minSize = try c.value(.minSize, or: d.minSize)
     }
 }
 

@@ -1,6 +1,7 @@
-// The upgrade decision: authenticate with `gateways.websocket.auth` (Bearer header, `?token=` or API key),
-// give the connection its id, then ask `$connect`: a non-2xx answer refuses the handshake with that status,
-// a 2xx answer may attach context and pick a subprotocol.
+// The upgrade decision: the page's `Origin` against `allowedOrigins`, a subprotocol from the configured
+// list (the client's most preferred one the gateway speaks), authentication with `gateways.websocket.auth`
+// (Bearer header, `?token=` or API key), the connection's id, then `$connect`: a non-2xx answer refuses the
+// handshake with that status, a 2xx answer may attach context and pick another offered subprotocol.
 import Foundation
 import GatewayCore
 import GatewayHTTP
@@ -11,14 +12,22 @@ import HummingbirdWebSocket
 extension WebSocketRuntime {
     func shouldUpgrade(_ request: Request, context: WebSocketGatewayContext) async throws -> RouterShouldUpgrade {
         guard !registry.isDraining else { throw GatewayError(.unavailable, "the gateway is shutting down") }
+        // Cross-site WebSocket hijacking: a page from another site could otherwise connect with the
+        // user's cookies. Clients that send no Origin are not browsers and are not restricted by it.
+        if let origin = request.headers[.origin], !config.allows(origin: origin) {
+            throw GatewayError(.permissionDenied, "connections from pages at \(origin) are not allowed")
+        }
+        let offered = Self.offeredSubprotocols(request.headers[.secWebSocketProtocol])
+        let negotiated = try Self.negotiate(offered: offered, supported: config.subprotocols)
         let found = credentials(for: request, apiKeyHeader: authenticator.config.apiKeyHeader, allowQueryToken: true)
         let identity = try await authenticator.authorize(found, policy: config.auth)
         var accepted = AcceptedHandshake(
             connectionID: registry.makeConnectionID(), identity: identity, context: [:],
             requestID: context.gateway.requestID, trace: context.gateway.trace,
             clientAddress: context.gateway.clientAddress, host: request.head.authority, path: request.uri.path,
-            subprotocol: nil, connectedAt: Date())
+            subprotocol: negotiated, connectedAt: Date())
         var headers = HTTPFields()
+        if let negotiated { headers[.secWebSocketProtocol] = negotiated }
         if let route = routes.connect {
             let envelope = IntegrationEnvelope(
                 connectionId: accepted.connectionID, routeKey: WebSocketRoutes.connectKey, eventType: .connect,
@@ -36,14 +45,14 @@ extension WebSocketRuntime {
             case .success(let response):
                 let answer = ConnectAnswer(body: response.body)
                 accepted.context = answer.context
-                let offered = Self.offeredSubprotocols(request.headers[.secWebSocketProtocol])
                 if let subprotocol = answer.subprotocol {
-                    if offered.contains(subprotocol) {
+                    let speaks = config.subprotocols.isEmpty || config.subprotocols.contains(subprotocol)
+                    if offered.contains(subprotocol) && speaks {
                         accepted.subprotocol = subprotocol
                         headers[.secWebSocketProtocol] = subprotocol
                     } else {
                         logger.warning(
-                            "$connect chose a subprotocol the client did not offer; ignored",
+                            "$connect chose a subprotocol the client did not offer or the gateway does not list; ignored",
                             metadata: ["subprotocol": "\(subprotocol)", "connection_id": "\(accepted.connectionID)"])
                     }
                 }
@@ -57,6 +66,18 @@ extension WebSocketRuntime {
         }
         context.handshake.set(accepted)
         return .upgrade(headers)
+    }
+
+    /// The client's most preferred subprotocol among `supported`; nil when the client offers none or
+    /// the gateway lists none. Offering only ones the gateway does not speak is refused with 400: the
+    /// client would have to fail the connection anyway (RFC 6455 §4.1), and this says why.
+    static func negotiate(offered: [String], supported: [String]) throws(GatewayError) -> String? {
+        guard !offered.isEmpty, !supported.isEmpty else { return nil }
+        if let chosen = offered.first(where: { supported.contains($0) }) { return chosen }
+        throw GatewayError(
+            .badRequest,
+            "none of the offered subprotocols (\(offered.joined(separator: ", "))) is spoken here; "
+                + "this gateway speaks \(supported.joined(separator: ", "))")
     }
 
     /// The protocols of a `Sec-WebSocket-Protocol` request header.
