@@ -77,7 +77,15 @@ public enum WebSocketGateway {
             },
             logger: env.logger)
         return GatewayComponents(
-            services: [app, ConnectionDrainService(registry: runtime.registry, logger: env.logger)],
+            // Shut down in reverse order: the drain first (close 1001, wait for the connections), while
+            // the sweeper still enforces close timeouts; the listener last.
+            services: [
+                app,
+                ConnectionSweeper(
+                    registry: runtime.registry, config: config, closeTimeout: WebSocketRuntime.closeTimeout,
+                    interval: .seconds(1)),
+                ConnectionDrainService(registry: runtime.registry, logger: env.logger),
+            ],
             routes: routeInfo(config))
     }
 

@@ -17,8 +17,6 @@ struct WebSocketRuntime: Sendable {
     let accessLog: Bool
     let logger: Logger
 
-    /// Messages queued for one client before it counts as a slow consumer (closed with 1008).
-    static let outboundQueueCapacity = 256
     /// Messages of one connection handled concurrently; reading pauses beyond this.
     static let maxInFlightPerConnection = 16
     /// How long a closing connection may take to answer the close frame before its socket is closed.

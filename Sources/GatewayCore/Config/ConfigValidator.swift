@@ -296,6 +296,23 @@ public enum ConfigValidator {
         if !websocket.path.hasPrefix("/") {
             problems.append(.init(["gateways", "websocket", "path"], "must start with '/'"))
         }
+        if websocket.maxConnectionsPerIdentity < 0 {
+            problems.append(
+                .init(["gateways", "websocket", "maxConnectionsPerIdentity"], "must be 0 (no limit) or more"))
+        }
+        if let rate = websocket.messageRate {
+            if rate.messages < 1 || rate.capacity < 1 {
+                problems.append(
+                    .init(["gateways", "websocket", "messageRate"], "messages and burst must be at least 1"))
+            }
+            if rate.per.duration <= .zero {
+                problems.append(.init(["gateways", "websocket", "messageRate", "per"], "must be longer than 0s"))
+            }
+        }
+        if websocket.outboundQueue.maxMessages < 1 || websocket.outboundQueue.maxBytes.bytes < 1 {
+            problems.append(
+                .init(["gateways", "websocket", "outboundQueue"], "maxMessages and maxBytes must be at least 1"))
+        }
         for (index, origin) in websocket.allowedOrigins.enumerated() where !Self.isOrigin(origin) {
             problems.append(
                 .init(

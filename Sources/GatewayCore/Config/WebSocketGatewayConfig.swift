@@ -9,7 +9,10 @@ import Foundation
 /// `idleTimeout` (default 10m), `pingInterval` (default 30s), `allowedOrigins` (browser origins allowed
 /// to connect, `scheme://host[:port]` or `*`; default empty: any), `subprotocols` (the subprotocols the
 /// gateway speaks, in its order of preference; default empty: none negotiated unless `$connect` picks
-/// one), `compression` (``WebSocketCompressionConfig``).
+/// one), `compression` (``WebSocketCompressionConfig``), `maxConnectionDuration` (default 0s: none),
+/// `maxConnectionsPerIdentity` (open connections of one authenticated subject on this replica; default
+/// 0: no limit), `messageRate` (``WebSocketMessageRateConfig``, per connection; default none),
+/// `outboundQueue` (``WebSocketOutboundQueueConfig``).
 public struct WebSocketGatewayConfig: Codable, Sendable {
     public var listener: ListenerConfig
     public var path: String
@@ -23,6 +26,10 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
     public var allowedOrigins: [String]
     public var subprotocols: [String]
     public var compression: WebSocketCompressionConfig
+    public var maxConnectionDuration: ConfigDuration
+    public var maxConnectionsPerIdentity: Int
+    public var messageRate: WebSocketMessageRateConfig?
+    public var outboundQueue: WebSocketOutboundQueueConfig
 
     public init() {
         listener = .defaults(port: 8084)
@@ -37,11 +44,16 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         allowedOrigins = []
         subprotocols = []
         compression = WebSocketCompressionConfig()
+        maxConnectionDuration = .init(.zero)
+        maxConnectionsPerIdentity = 0
+        messageRate = nil
+        outboundQueue = WebSocketOutboundQueueConfig()
     }
 
     enum CodingKeys: String, CodingKey {
         case path, routeSelection, auth, managementAuth, routes, maxMessageSize, idleTimeout, pingInterval
         case allowedOrigins, subprotocols, compression
+        case maxConnectionDuration, maxConnectionsPerIdentity, messageRate, outboundQueue
     }
 
     /// Whether a browser page from `origin` (the `Origin` request header) may connect. Requests
@@ -67,6 +79,10 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         allowedOrigins = try c.value(.allowedOrigins, or: d.allowedOrigins)
         subprotocols = try c.value(.subprotocols, or: d.subprotocols)
         compression = try c.value(.compression, or: d.compression)
+        maxConnectionDuration = try c.value(.maxConnectionDuration, or: d.maxConnectionDuration)
+        maxConnectionsPerIdentity = try c.value(.maxConnectionsPerIdentity, or: d.maxConnectionsPerIdentity)
+        messageRate = try c.decodeIfPresent(WebSocketMessageRateConfig.self, forKey: .messageRate)
+        outboundQueue = try c.value(.outboundQueue, or: d.outboundQueue)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -83,6 +99,10 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         try c.encode(allowedOrigins, forKey: .allowedOrigins)
         try c.encode(subprotocols, forKey: .subprotocols)
         try c.encode(compression, forKey: .compression)
+        try c.encode(maxConnectionDuration, forKey: .maxConnectionDuration)
+        try c.encode(maxConnectionsPerIdentity, forKey: .maxConnectionsPerIdentity)
+        try c.encodeIfPresent(messageRate, forKey: .messageRate)
+        try c.encode(outboundQueue, forKey: .outboundQueue)
     }
 }
 

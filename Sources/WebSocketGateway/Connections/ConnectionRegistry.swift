@@ -5,6 +5,8 @@ import Synchronization
 final class ConnectionRegistry: Sendable {
     private struct State {
         var connections: [String: ClientConnection] = [:]
+        /// Open connections per authenticated subject (for `maxConnectionsPerIdentity`).
+        var perSubject: [String: Int] = [:]
         var draining = false
     }
 
@@ -49,13 +51,26 @@ final class ConnectionRegistry: Sendable {
         state.withLock { state in
             guard !state.draining else { return false }
             state.connections[connection.id] = connection
+            if let subject = connection.accepted.identity?.subject { state.perSubject[subject, default: 0] += 1 }
             return true
         }
     }
 
     func remove(_ id: String) {
-        state.withLock { _ = $0.connections.removeValue(forKey: id) }
+        state.withLock { state in
+            guard let removed = state.connections.removeValue(forKey: id),
+                let subject = removed.accepted.identity?.subject
+            else { return }
+            let left = (state.perSubject[subject] ?? 1) - 1
+            state.perSubject[subject] = left > 0 ? left : nil
+        }
     }
+
+    /// Open connections of `subject` on this replica.
+    func count(subject: String) -> Int { state.withLock { $0.perSubject[subject] ?? 0 } }
+
+    /// Every open connection (for the sweeper).
+    var all: [ClientConnection] { state.withLock { Array($0.connections.values) } }
 
     func connection(_ id: String) -> ClientConnection? {
         state.withLock { $0.connections[id] }

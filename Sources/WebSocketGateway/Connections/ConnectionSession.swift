@@ -1,6 +1,7 @@
 // The life of one upgraded connection: register it, read and reassemble messages (handled concurrently,
-// at most a few at a time), write queued messages from a single writer task, enforce idle and close
-// timeouts, then call `$disconnect` once, unregister, and write the connection's access-log line.
+// at most a few at a time, within the connection's message rate), write queued messages from a single
+// writer task, then call `$disconnect` once, unregister, and write the connection's access-log line.
+// Idle, lifetime and close timeouts are enforced by one ConnectionSweeper for all connections.
 import Foundation
 import GatewayCore
 import HummingbirdWebSocket
@@ -20,7 +21,10 @@ extension WebSocketRuntime {
         let channel = context.requestContext.channel
         let closeRecord = CloseRecord()
         await CloseFrameObserver.install(on: channel, record: closeRecord)
-        let connection = ClientConnection(accepted: accepted, queueCapacity: Self.outboundQueueCapacity)
+        let queue = config.outboundQueue
+        let connection = ClientConnection(
+            accepted: accepted, queueCapacity: queue.maxMessages, maxQueuedBytes: queue.maxBytes.bytes,
+            rate: config.messageRate, channel: channel)
         let started = ContinuousClock.now
         metrics.connectionOpened()
         if !registry.add(connection) {
@@ -28,7 +32,6 @@ extension WebSocketRuntime {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runWriter(connection, outbound: outbound) }
-            group.addTask { await self.runWatchdog(connection, channel: channel) }
             await self.runReader(connection, inbound: inbound)
             connection.finishOutbound()
             group.cancelAll()
@@ -37,6 +40,7 @@ extension WebSocketRuntime {
         await callDisconnect(connection, close: close)
         registry.remove(connection.id)
         metrics.connectionClosed()
+        metrics.disconnected(code: close.code)
         logClosed(connection, close: close, duration: ContinuousClock.now - started)
     }
 
@@ -87,6 +91,12 @@ extension WebSocketRuntime {
                         continue
                     }
                     connection.receivedMessage()
+                    metrics.bytes(in: message.size)
+                    guard connection.takeMessageToken() else {
+                        metrics.messageRateLimited()
+                        refuseOverRate(message, on: connection)
+                        continue
+                    }
                     if inFlight >= Self.maxInFlightPerConnection {
                         _ = await group.next()
                         inFlight -= 1
@@ -112,7 +122,8 @@ extension WebSocketRuntime {
                 case .text(let text): try await Self.write(text: text, to: outbound)
                 case .binary(let bytes): try await Self.write(binary: bytes, to: outbound)
                 }
-                connection.sentMessage()
+                connection.sentMessage(size: message.size)
+                metrics.bytes(out: message.size)
             } catch {
                 break
             }
@@ -122,20 +133,18 @@ extension WebSocketRuntime {
         }
     }
 
-    /// Closes idle connections (1001) and the socket of a connection that does not finish closing in time.
-    func runWatchdog(_ connection: ClientConnection, channel: any Channel) async {
-        let idleTimeout = config.idleTimeout.duration
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: .seconds(1)) } catch { return }
-            if let requestedAt = connection.closeRequestedAt {
-                if ContinuousClock.now - requestedAt > Self.closeTimeout {
-                    try? await channel.close()
-                    return
-                }
-            } else if idleTimeout > .zero, ContinuousClock.now - connection.lastActiveInstant > idleTimeout {
-                connection.close(code: 1001, reason: "idle timeout", drain: true)
+    /// Answers a message over the connection's `messageRate` with a `rate_limited` error message
+    /// (carrying the message's correlation id) instead of handling it.
+    func refuseOverRate(_ message: InboundMessage, on connection: ClientConnection) {
+        let correlationID: String? =
+            switch message {
+            case .text(let text): selector.inspect(text: text).correlationID
+            case .binary: nil
             }
-        }
+        let error = GatewayError(.rateLimited, "more messages than this connection's message rate allows")
+        deliver(
+            ClientMessages.error(error, routeKey: nil, messageID: RequestID.generate(), correlationID: correlationID),
+            to: connection, route: "rate_limited")
     }
 
     static func write(text: String, to outbound: WebSocketOutboundWriter) async throws {

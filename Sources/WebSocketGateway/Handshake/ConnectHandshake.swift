@@ -21,6 +21,13 @@ extension WebSocketRuntime {
         let negotiated = try Self.negotiate(offered: offered, supported: config.subprotocols)
         let found = credentials(for: request, apiKeyHeader: authenticator.config.apiKeyHeader, allowQueryToken: true)
         let identity = try await authenticator.authorize(found, policy: config.auth)
+        if config.maxConnectionsPerIdentity > 0, let subject = identity?.subject,
+            registry.count(subject: subject) >= config.maxConnectionsPerIdentity
+        {
+            throw GatewayError(
+                .rateLimited,
+                "\(config.maxConnectionsPerIdentity) connections are already open for this identity (the limit)")
+        }
         var accepted = AcceptedHandshake(
             connectionID: registry.makeConnectionID(), identity: identity, context: [:],
             requestID: context.gateway.requestID, trace: context.gateway.trace,

@@ -7,6 +7,14 @@ import GatewayCore
 enum OutboundMessage: Sendable, Equatable {
     case text(String)
     case binary([UInt8])
+
+    /// Bytes of payload, as the outbound queue counts them.
+    var size: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .binary(let bytes): bytes.count
+        }
+    }
 }
 
 enum ClientMessages {

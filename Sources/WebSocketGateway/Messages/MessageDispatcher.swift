@@ -8,6 +8,13 @@ import GatewayCore
 enum InboundMessage: Sendable, Equatable {
     case text(String)
     case binary([UInt8])
+
+    var size: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .binary(let bytes): bytes.count
+        }
+    }
 }
 
 extension WebSocketRuntime {
@@ -48,9 +55,11 @@ extension WebSocketRuntime {
             identity: accepted.identity.map(IntegrationEnvelope.EnvelopeIdentity.init), context: accepted.context,
             requestTime: Date(), callbackUrl: callback.url, sourceIp: accepted.clientAddress, body: body,
             isBase64Encoded: isBase64)
+        let started = ContinuousClock.now
         let result = await caller.call(
             route, routeKey: routeKey, envelope: envelope,
             context: upstreamContext(accepted, requestID: messageID, newSpan: true))
+        metrics.integrationDuration(route: routeKey, ContinuousClock.now - started)
         switch result {
         case .success(let response):
             guard route.twoWay,
@@ -79,7 +88,11 @@ extension WebSocketRuntime {
         -> ClientConnection.SendResult
     {
         let result = connection.send(message)
-        if result == .queued { metrics.messageOut(route: route) }
+        switch result {
+        case .queued: metrics.messageOut(route: route)
+        case .overflow: metrics.slowConsumerClosed()
+        case .closed: break
+        }
         return result
     }
 }

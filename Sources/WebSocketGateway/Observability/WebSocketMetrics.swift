@@ -1,5 +1,6 @@
 // The WebSocket gateway's metrics (swift-metrics, exported by the admin listener's Prometheus registry):
-// open connections, messages in and out by route, integration errors by route and code.
+// open connections, disconnects by close code, messages and bytes in and out by route, integration
+// latency and errors by route, slow-consumer closes and rate-limited messages.
 import Metrics
 import Synchronization
 
@@ -9,11 +10,46 @@ final class WebSocketMetrics: Sendable {
     private let openCount = Atomic<Int>(0)
     private let connections: Counter
     private let counters = Mutex<[String: Counter]>([:])
+    private let timers = Mutex<[String: Timer]>([:])
+    private let slowConsumers: Counter
+    private let rateLimited: Counter
 
     init(gateway: String) {
         self.gateway = gateway
         openGauge = Gauge(label: "portico_websocket_connections_open", dimensions: [("gateway", gateway)])
         connections = Counter(label: "portico_websocket_connections_total", dimensions: [("gateway", gateway)])
+        slowConsumers = Counter(
+            label: "portico_websocket_slow_consumer_closes_total", dimensions: [("gateway", gateway)])
+        rateLimited = Counter(
+            label: "portico_websocket_rate_limited_messages_total", dimensions: [("gateway", gateway)])
+    }
+
+    /// A connection ended with `code` (the close code the client saw, 1006 when none was exchanged).
+    func disconnected(code: UInt16) {
+        counter("portico_websocket_disconnects_total", [("code", "\(code)")]).increment()
+    }
+
+    /// A connection closed because its outbound queue was full.
+    func slowConsumerClosed() { slowConsumers.increment() }
+
+    /// A client message refused because its connection was over `messageRate`.
+    func messageRateLimited() { rateLimited.increment() }
+
+    /// Payload bytes of a client message (`in`) or of a message written to a client (`out`).
+    func bytes(in count: Int) { counter("portico_websocket_bytes_in_total", []).increment(by: Int64(count)) }
+    func bytes(out count: Int) { counter("portico_websocket_bytes_out_total", []).increment(by: Int64(count)) }
+
+    /// How long an integration call for `route` took, whatever its outcome.
+    func integrationDuration(route: String, _ duration: Duration) {
+        let timer = timers.withLock { cache in
+            if let timer = cache[route] { return timer }
+            let timer = Timer(
+                label: "portico_websocket_integration_duration_seconds",
+                dimensions: [("gateway", gateway), ("route", route)], preferredDisplayUnit: .seconds)
+            cache[route] = timer
+            return timer
+        }
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     func connectionOpened() {
