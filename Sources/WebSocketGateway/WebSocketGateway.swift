@@ -21,7 +21,8 @@ public enum WebSocketGateway {
         let runtime = WebSocketRuntime(
             config: config, routes: WebSocketRoutes(routes: config.routes), selector: selector,
             authenticator: env.authenticator, caller: IntegrationCaller(client: env.client, logger: env.logger),
-            registry: ConnectionRegistry(), metrics: WebSocketMetrics(gateway: env.gateway), callback: callback,
+            registry: ConnectionRegistry(), channels: ChannelHub(), metrics: WebSocketMetrics(gateway: env.gateway),
+            callback: callback,
             accessLog: env.config.observability.accessLog, logger: env.logger)
 
         // Upgrade requests: the handshake (auth, $connect), then the connection's session.
@@ -40,6 +41,7 @@ public enum WebSocketGateway {
         router.add(
             middleware: env.observabilityMiddleware(for: GatewayRequestContext.self))
         ManagementAPI(runtime: runtime).register(on: router)
+        ChannelsAPI(runtime: runtime).register(on: router)
         router.get(RouterPath(config.path)) { request, context in
             HTTPProblem(
                 status: 426, code: "upgrade_required", detail: "this endpoint only accepts WebSocket upgrades",

@@ -12,6 +12,7 @@ struct WebSocketRuntime: Sendable {
     let authenticator: Authenticator
     let caller: IntegrationCaller
     let registry: ConnectionRegistry
+    let channels: ChannelHub
     let metrics: WebSocketMetrics
     let callback: CallbackAddress
     let accessLog: Bool

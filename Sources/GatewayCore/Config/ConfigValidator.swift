@@ -313,6 +313,19 @@ public enum ConfigValidator {
             problems.append(
                 .init(["gateways", "websocket", "outboundQueue"], "maxMessages and maxBytes must be at least 1"))
         }
+        for (pattern, channel) in websocket.channels.sorted(by: { $0.key < $1.key }) {
+            let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
+            if !(name.isEmpty && pattern == "*") && !WebSocketGatewayConfig.isChannelName(name) {
+                problems.append(
+                    .init(
+                        ["gateways", "websocket", "channels", .key(pattern)],
+                        "a channel name or prefix* of letters, digits and :_-.@ (at most 200)"))
+            }
+            if channel.historySize < 0 || channel.historySize > 10_000 {
+                problems.append(
+                    .init(["gateways", "websocket", "channels", .key(pattern), "historySize"], "must be 0–10000"))
+            }
+        }
         for (index, origin) in websocket.allowedOrigins.enumerated() where !Self.isOrigin(origin) {
             problems.append(
                 .init(

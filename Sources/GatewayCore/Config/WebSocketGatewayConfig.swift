@@ -12,7 +12,8 @@ import Foundation
 /// one), `compression` (``WebSocketCompressionConfig``), `maxConnectionDuration` (default 0s: none),
 /// `maxConnectionsPerIdentity` (open connections of one authenticated subject on this replica; default
 /// 0: no limit), `messageRate` (``WebSocketMessageRateConfig``, per connection; default none),
-/// `outboundQueue` (``WebSocketOutboundQueueConfig``).
+/// `outboundQueue` (``WebSocketOutboundQueueConfig``), `channels` (channel name or `prefix*` to
+/// ``WebSocketChannelConfig``).
 public struct WebSocketGatewayConfig: Codable, Sendable {
     public var listener: ListenerConfig
     public var path: String
@@ -30,6 +31,7 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
     public var maxConnectionsPerIdentity: Int
     public var messageRate: WebSocketMessageRateConfig?
     public var outboundQueue: WebSocketOutboundQueueConfig
+    public var channels: [String: WebSocketChannelConfig]
 
     public init() {
         listener = .defaults(port: 8084)
@@ -48,12 +50,13 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         maxConnectionsPerIdentity = 0
         messageRate = nil
         outboundQueue = WebSocketOutboundQueueConfig()
+        channels = [:]
     }
 
     enum CodingKeys: String, CodingKey {
         case path, routeSelection, auth, managementAuth, routes, maxMessageSize, idleTimeout, pingInterval
         case allowedOrigins, subprotocols, compression
-        case maxConnectionDuration, maxConnectionsPerIdentity, messageRate, outboundQueue
+        case maxConnectionDuration, maxConnectionsPerIdentity, messageRate, outboundQueue, channels
     }
 
     /// Whether a browser page from `origin` (the `Origin` request header) may connect. Requests
@@ -83,6 +86,7 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         maxConnectionsPerIdentity = try c.value(.maxConnectionsPerIdentity, or: d.maxConnectionsPerIdentity)
         messageRate = try c.decodeIfPresent(WebSocketMessageRateConfig.self, forKey: .messageRate)
         outboundQueue = try c.value(.outboundQueue, or: d.outboundQueue)
+        channels = try c.value(.channels, or: d.channels)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -103,6 +107,7 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         try c.encode(maxConnectionsPerIdentity, forKey: .maxConnectionsPerIdentity)
         try c.encodeIfPresent(messageRate, forKey: .messageRate)
         try c.encode(outboundQueue, forKey: .outboundQueue)
+        try c.encode(channels, forKey: .channels)
     }
 }
 

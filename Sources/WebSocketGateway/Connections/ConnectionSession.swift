@@ -36,6 +36,7 @@ extension WebSocketRuntime {
             connection.finishOutbound()
             group.cancelAll()
         }
+        channels.removeConnection(connection.id)
         let close = Self.closeOutcome(observed: closeRecord.observed, requested: connection.closeRequest)
         await callDisconnect(connection, close: close)
         registry.remove(connection.id)

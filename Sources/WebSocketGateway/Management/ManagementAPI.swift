@@ -56,7 +56,7 @@ struct ManagementAPI: Sendable {
         }
     }
 
-    /// `GET`: `{"connectionId","connectedAt","lastActiveAt","identity":{…}|null,"sourceIp"}`.
+    /// `GET`: `{"connectionId","connectedAt","lastActiveAt","identity":{…}|null,"sourceIp","subscriptions":[…]}`.
     func describe(_ request: Request, context: GatewayRequestContext) throws -> Response {
         let connection = try lookup(request, context: context)
         let accepted = connection.accepted
@@ -65,7 +65,7 @@ struct ManagementAPI: Sendable {
             connectedAt: IntegrationEnvelope.iso8601(accepted.connectedAt),
             lastActiveAt: IntegrationEnvelope.iso8601(connection.lastActive),
             identity: accepted.identity.map(IntegrationEnvelope.EnvelopeIdentity.init),
-            sourceIp: accepted.clientAddress)
+            sourceIp: accepted.clientAddress, subscriptions: runtime.channels.channels(of: accepted.connectionID))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(description)
@@ -143,8 +143,11 @@ private struct ConnectionDescription: Encodable {
     var lastActiveAt: String
     var identity: IntegrationEnvelope.EnvelopeIdentity?
     var sourceIp: String?
+    var subscriptions: [String]
 
-    enum CodingKeys: String, CodingKey { case connectionId, connectedAt, lastActiveAt, identity, sourceIp }
+    enum CodingKeys: String, CodingKey {
+        case connectionId, connectedAt, lastActiveAt, identity, sourceIp, subscriptions
+    }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -153,5 +156,6 @@ private struct ConnectionDescription: Encodable {
         try c.encode(lastActiveAt, forKey: .lastActiveAt)
         if let identity { try c.encode(identity, forKey: .identity) } else { try c.encodeNil(forKey: .identity) }
         if let sourceIp { try c.encode(sourceIp, forKey: .sourceIp) } else { try c.encodeNil(forKey: .sourceIp) }
+        try c.encode(subscriptions, forKey: .subscriptions)
     }
 }

@@ -33,6 +33,14 @@ extension WebSocketRuntime {
             body = Data(bytes).base64EncodedString()
             isBase64 = true
         }
+        if case .key(let key) = inspection.selection, Self.channelOperations.contains(key),
+            case .text(let text) = message
+        {
+            metrics.messageIn(route: key)
+            handleChannelOperation(
+                key, text: text, correlationID: inspection.correlationID, messageID: messageID, on: connection)
+            return
+        }
         let routeKey: String
         switch routes.resolve(inspection.selection) {
         case .route(let key):

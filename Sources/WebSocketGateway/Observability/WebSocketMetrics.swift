@@ -32,6 +32,11 @@ final class WebSocketMetrics: Sendable {
     /// A connection closed because its outbound queue was full.
     func slowConsumerClosed() { slowConsumers.increment() }
 
+    /// A subscription that asked to recover from an offset: whether it could.
+    func recovery(succeeded: Bool) {
+        counter("portico_websocket_recoveries_total", [("outcome", succeeded ? "recovered" : "impossible")]).increment()
+    }
+
     /// A client message refused because its connection was over `messageRate`.
     func messageRateLimited() { rateLimited.increment() }
 

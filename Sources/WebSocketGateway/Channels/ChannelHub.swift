@@ -1,0 +1,192 @@
+// Channels on this replica: who is subscribed to what, each channel's publications with their offset
+// and the channel's epoch, history for recovery, and presence. A publication gets the next offset of
+// its channel and is queued for every subscriber under the hub's lock, so each subscriber sees a
+// channel's publications in offset order, and a subscriber recovering from an offset gets the missed
+// ones and then the live ones with no gap. The epoch is new whenever a channel's history starts over
+// (here: when the channel is created on this replica); offsets from another epoch cannot be recovered.
+import Foundation
+import GatewayCore
+import Synchronization
+
+final class ChannelHub: Sendable {
+    struct Publication: Sendable, Equatable {
+        let offset: UInt64
+        /// The publication's data as JSON text.
+        let data: String
+        let at: ContinuousClock.Instant
+
+        static func == (a: Publication, b: Publication) -> Bool { a.offset == b.offset && a.data == b.data }
+    }
+
+    struct Member: Sendable {
+        let connection: ClientConnection
+        var connectionID: String { connection.id }
+        var subject: String? { connection.accepted.identity?.subject }
+    }
+
+    /// Where a client wants to resume: the last offset it saw, in that epoch.
+    struct Position: Sendable, Equatable {
+        var offset: UInt64
+        var epoch: String
+    }
+
+    enum Recovery: Sendable, Equatable {
+        /// The client did not ask to recover.
+        case none
+        /// These publications were missed and are delivered with the subscription (maybe none).
+        case recovered([Publication])
+        /// The position is from another epoch or older than the history kept.
+        case impossible
+    }
+
+    struct Subscription: Sendable, Equatable {
+        /// The channel's current position (the last offset published, 0 before any).
+        var position: Position
+        var recovery: Recovery
+    }
+
+    private struct Channel {
+        let epoch: String
+        let policy: WebSocketChannelConfig
+        var members: [String: Member] = [:]
+        var history: [Publication] = []
+        var lastOffset: UInt64 = 0
+
+        mutating func dropExpired(now: ContinuousClock.Instant) {
+            let ttl = policy.historyTTL.duration
+            if let expired = history.firstIndex(where: { now - $0.at <= ttl }) {
+                if expired > 0 { history.removeFirst(expired) }
+            } else {
+                history.removeAll()
+            }
+        }
+    }
+
+    private struct State {
+        var channels: [String: Channel] = [:]
+        /// The channels each connection is subscribed to (for its disconnect).
+        var byConnection: [String: Set<String>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Subscribes `connection` (idempotent), computes its recovery from `since`, then queues
+    /// `reply(subscription)` for it and a join event for the others (when the channel has presence),
+    /// all before any later publication.
+    func subscribe(
+        _ connection: ClientConnection, to name: String, policy: WebSocketChannelConfig, since: Position?,
+        now: ContinuousClock.Instant = .now, reply: (Subscription) -> OutboundMessage?
+    ) -> Subscription {
+        state.withLock { state in
+            var channel = state.channels[name] ?? Channel(epoch: Self.newEpoch(), policy: policy)
+            channel.dropExpired(now: now)
+            let position = Position(offset: channel.lastOffset, epoch: channel.epoch)
+            let recovery: Recovery
+            if let since {
+                if since.epoch != channel.epoch || since.offset > channel.lastOffset {
+                    recovery = .impossible
+                } else if since.offset == channel.lastOffset {
+                    recovery = .recovered([])
+                } else if let first = channel.history.first, first.offset <= since.offset + 1 {
+                    recovery = .recovered(channel.history.filter { $0.offset > since.offset })
+                } else {
+                    recovery = .impossible
+                }
+            } else {
+                recovery = .none
+            }
+            let subscription = Subscription(position: position, recovery: recovery)
+            let isNew = channel.members[connection.id] == nil
+            channel.members[connection.id] = Member(connection: connection)
+            state.byConnection[connection.id, default: []].insert(name)
+            if let message = reply(subscription) { _ = connection.send(message) }
+            if isNew && channel.policy.presence {
+                let event = ChannelMessages.presenceEvent(.join, channel: name, member: Member(connection: connection))
+                for member in channel.members.values where member.connectionID != connection.id {
+                    _ = member.connection.send(event)
+                }
+            }
+            state.channels[name] = channel
+            return subscription
+        }
+    }
+
+    /// Removes `connectionID` from `name`; false when it was not subscribed.
+    @discardableResult
+    func unsubscribe(_ connectionID: String, from name: String) -> Bool {
+        state.withLock { state in
+            state.byConnection[connectionID]?.remove(name)
+            if state.byConnection[connectionID]?.isEmpty == true { state.byConnection[connectionID] = nil }
+            return Self.leave(&state, connectionID: connectionID, channel: name)
+        }
+    }
+
+    /// Removes a connection that has gone from all its channels.
+    func removeConnection(_ connectionID: String) {
+        state.withLock { state in
+            for name in state.byConnection.removeValue(forKey: connectionID) ?? [] {
+                Self.leave(&state, connectionID: connectionID, channel: name)
+            }
+        }
+    }
+
+    /// Publishes `data` (JSON text) on `name`: the next offset, kept in the history when the channel
+    /// keeps one, queued for every subscriber. Returns the publication's position.
+    func publish(
+        _ data: String, to name: String, policy: WebSocketChannelConfig, now: ContinuousClock.Instant = .now
+    ) -> Position {
+        state.withLock { state in
+            var channel = state.channels[name] ?? Channel(epoch: Self.newEpoch(), policy: policy)
+            channel.lastOffset += 1
+            let publication = Publication(offset: channel.lastOffset, data: data, at: now)
+            if channel.policy.historySize > 0 {
+                channel.dropExpired(now: now)
+                channel.history.append(publication)
+                if channel.history.count > channel.policy.historySize { channel.history.removeFirst() }
+            }
+            let message = ChannelMessages.publication(publication, channel: name, epoch: channel.epoch)
+            for member in channel.members.values { _ = member.connection.send(message) }
+            let position = Position(offset: channel.lastOffset, epoch: channel.epoch)
+            // A channel that keeps nothing and has no subscriber is forgotten; its next publication
+            // starts a new epoch (nobody could have recovered from this one anyway).
+            if channel.members.isEmpty && channel.history.isEmpty {
+                state.channels[name] = nil
+            } else {
+                state.channels[name] = channel
+            }
+            return position
+        }
+    }
+
+    /// The subscribers of `name` (empty when the channel has none).
+    func members(of name: String) -> [Member] {
+        state.withLock { state in
+            (state.channels[name]?.members.values).map { Array($0) }?.sorted { $0.connectionID < $1.connectionID } ?? []
+        }
+    }
+
+    /// The channels `connectionID` is subscribed to.
+    func channels(of connectionID: String) -> [String] {
+        state.withLock { ($0.byConnection[connectionID] ?? []).sorted() }
+    }
+
+    @discardableResult
+    private static func leave(_ state: inout State, connectionID: String, channel name: String) -> Bool {
+        guard var channel = state.channels[name], let member = channel.members.removeValue(forKey: connectionID)
+        else { return false }
+        if channel.policy.presence {
+            let event = ChannelMessages.presenceEvent(.leave, channel: name, member: member)
+            for other in channel.members.values { _ = other.connection.send(event) }
+        }
+        state.channels[name] = channel.members.isEmpty && channel.history.isEmpty ? nil : channel
+        return true
+    }
+
+    /// 8 random bytes in hex: unlikely to repeat across restarts of a channel.
+    static func newEpoch() -> String {
+        var random = SystemRandomNumberGenerator()
+        let value = random.next() as UInt64
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

@@ -1,0 +1,87 @@
+// The channel part of the management API, guarded by `managementAuth` like `/@connections`:
+// `POST /channels/{channel}/messages` publishes its body (JSON as it is, other text as a JSON string),
+// `GET /channels/{channel}/presence` lists the subscribers (channels with `presence`), and
+// `POST|DELETE /@connections/{connectionId}/channels/{channel}` subscribes or unsubscribes a connection
+// on the service's behalf (the only way for channels with `subscribe: backend`).
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+struct ChannelsAPI: Sendable {
+    let runtime: WebSocketRuntime
+
+    func register(on router: Router<GatewayRequestContext>) {
+        let auth = AuthMiddleware<GatewayRequestContext>(
+            authenticator: runtime.authenticator, policy: runtime.config.managementAuth)
+        let channels = router.group("/channels").add(middleware: auth)
+        channels.post("{channel}/messages") { request, context in
+            try await publish(request, context: context)
+        }
+        channels.get("{channel}/presence") { _, context in
+            let (name, policy) = try channel(context)
+            guard policy.presence else { throw GatewayError(.badRequest, "presence is off for '\(name)'") }
+            return json(
+                "{\"channel\":\(JSONString.quote(name)),\"members\":"
+                    + ChannelMessages.membersJSON(runtime.channels.members(of: name)) + "}")
+        }
+        let connections = router.group(RouterPath(ManagementAPI.path)).add(middleware: auth)
+        connections.post("{connectionId}/channels/{channel}") { _, context in
+            let (name, policy) = try channel(context)
+            let connection = try connection(context)
+            _ = runtime.channels.subscribe(connection, to: name, policy: policy, since: nil) {
+                ChannelMessages.subscribed($0, channel: name, correlationID: nil)
+            }
+            return Response(status: .noContent)
+        }
+        connections.delete("{connectionId}/channels/{channel}") { _, context in
+            let (name, _) = try channel(context)
+            let connection = try connection(context)
+            if runtime.channels.unsubscribe(connection.id, from: name) {
+                runtime.deliver(
+                    ChannelMessages.unsubscribed(channel: name, correlationID: nil), to: connection, route: "@channels")
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    /// `POST /channels/{channel}/messages`: `{"channel":…,"offset":N,"epoch":"…"}`.
+    private func publish(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let (name, policy) = try channel(context)
+        let body = try await request.body.collect(upTo: runtime.maxMessageSize)
+        guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
+            throw GatewayError(.badRequest, "the body must be UTF-8 text or JSON")
+        }
+        let position = runtime.channels.publish(ChannelMessages.dataJSON(text), to: name, policy: policy)
+        return json(
+            "{\"channel\":\(JSONString.quote(name)),\"offset\":\(position.offset),"
+                + "\"epoch\":\(JSONString.quote(position.epoch))}")
+    }
+
+    private func channel(_ context: GatewayRequestContext) throws -> (String, WebSocketChannelConfig) {
+        let name = context.parameters.get("channel") ?? ""
+        guard WebSocketGatewayConfig.isChannelName(name) else {
+            throw GatewayError(.badRequest, "'\(name)' is not a channel name (letters, digits and :_-.@)")
+        }
+        guard let policy = runtime.config.channelPolicy(for: name) else {
+            throw GatewayError(.notFound, "no channel namespace matches '\(name)'")
+        }
+        return (name, policy)
+    }
+
+    private func connection(_ context: GatewayRequestContext) throws -> ClientConnection {
+        let id = context.parameters.get("connectionId") ?? ""
+        guard let connection = runtime.registry.connection(id) else {
+            throw GatewayError(.notFound, "no open connection with id '\(id)'")
+        }
+        return connection
+    }
+
+    private func json(_ text: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
