@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "demo-services", targets: ["demo-services"]),
         .library(name: "GatewayCore", targets: ["GatewayCore"]),
         .library(name: "ServiceClient", targets: ["ServiceClient"]),
+        // The Swift client SDK for applications that talk to websocket-gateway.
+        .library(name: "PorticoWebSocketClient", targets: ["PorticoWebSocketClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -182,6 +184,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PorticoWebSocketClient",
+            dependencies: [
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DemoServices",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
@@ -245,7 +256,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore", "ServiceClient", "GatewayHTTP",
                 "RESTGateway", "GraphQLGateway", "GRPCGateway", "CloudEventsGateway", "WebSocketGateway",
-                "DemoServices",
+                "DemoServices", "PorticoWebSocketClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
