@@ -3,7 +3,10 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 VENV := .venv
-APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv openssl curl
+# chromium and chromium-driver: the browser test of the WebSocket demo page; redis-server: the tests
+# that start their own Redis on loopback.
+APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev python3-venv openssl curl \
+	chromium chromium-driver redis-server
 BENCH_PACKAGES := nginx wrk
 GATEWAYS := rest graphql grpc cloudevents websocket
 
@@ -23,7 +26,7 @@ deps: .deps-stamp
 	fi
 	@touch $@
 
-## venv: Python clients for the README examples and tests (grpcio, protobuf, websockets, httpx)
+## venv: Python clients for the README examples and tests (grpcio, protobuf, websockets, httpx, selenium)
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements-dev.txt | deps
 	python3 -m venv $(VENV)
@@ -54,7 +57,7 @@ fault-scenario: build-release
 	python3 scripts/fault-scenario.py --bin $$($(SWIFT) build -c release --show-bin-path)
 
 ## test: every test (unit and integration, which start real processes on loopback)
-test: deps
+test: deps venv
 	$(SWIFT) build --build-tests
 	PORTICO_BIN_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build
 

@@ -181,6 +181,8 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            // The browser SDK and the demo chat page, served by the gateway from the binary itself.
+            resources: [.embedInCode("Resources/portico-ws.js"), .embedInCode("Resources/chat.html")],
             swiftSettings: swiftSettings
         ),
         .target(

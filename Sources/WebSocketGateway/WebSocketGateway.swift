@@ -42,6 +42,7 @@ public enum WebSocketGateway {
             middleware: env.observabilityMiddleware(for: GatewayRequestContext.self))
         ManagementAPI(runtime: runtime).register(on: router)
         ChannelsAPI(runtime: runtime).register(on: router)
+        StaticAssets.register(on: router)
         router.get(RouterPath(config.path)) { request, context in
             HTTPProblem(
                 status: 426, code: "upgrade_required", detail: "this endpoint only accepts WebSocket upgrades",

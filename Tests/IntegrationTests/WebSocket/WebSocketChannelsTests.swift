@@ -10,13 +10,13 @@ import Testing
 
 @Suite("WebSocket channels", .serialized)
 struct WebSocketChannelsTests {
-    static let channels = """
-            channels:
-              "room:*": { subscribe: client, publish: client, presence: true, historySize: 100 }
-              news: {}
-              "vip:*": { subscribe: backend }
-
-        """
+    /// The demo config's channels (room:*) plus a service-only one and a backend-subscribed one.
+    static func channels(_ yaml: String) -> String {
+        yaml.replacingOccurrences(
+            of: "      \"room:*\": { subscribe: client, publish: client, presence: true, historySize: 100 }\n",
+            with: "      \"room:*\": { subscribe: client, publish: client, presence: true, historySize: 100 }\n"
+                + "      news: {}\n      \"vip:*\": { subscribe: backend }\n")
+    }
 
     typealias Messages = WebSocketInboundMessageStream.AsyncIterator
 
@@ -34,7 +34,7 @@ struct WebSocketChannelsTests {
     }
 
     @Test func subscribePublishPresenceAndRecovery() async throws {
-        try await WebSocketGatewayTests.withGateway(edit: WebSocketGatewayTests.websocketKeys(Self.channels)) {
+        try await WebSocketGatewayTests.withGateway(edit: Self.channels) {
             gateway, _ in
             let url = "ws://127.0.0.1:\(gateway.port)/ws"
             let alice = try await TestWebSocketClient.open(url)
@@ -102,7 +102,7 @@ struct WebSocketChannelsTests {
     }
 
     @Test func policiesDecideWhoSubscribesAndPublishes() async throws {
-        try await WebSocketGatewayTests.withGateway(edit: WebSocketGatewayTests.websocketKeys(Self.channels)) {
+        try await WebSocketGatewayTests.withGateway(edit: Self.channels) {
             gateway, demo in
             try await WebSocketGatewayTests.connect("ws://127.0.0.1:\(gateway.port)/ws") { client, out in
                 for (operation, code) in [

@@ -30,7 +30,7 @@ struct WebSocketClientSDKTests {
 
     @Test func actionsSubscriptionsAndRecoveryAfterAReconnect() async throws {
         try await WebSocketGatewayTests.withGateway(
-            edit: WebSocketGatewayTests.websocketKeys(WebSocketChannelsTests.channels)
+            edit: WebSocketChannelsTests.channels
         ) { gateway, demo in
             let client = PorticoWebSocketClient(
                 .init(url: "ws://127.0.0.1:\(gateway.port)/ws", initialBackoff: .milliseconds(50)))

@@ -1,0 +1,67 @@
+// The demo chat page in real browsers: Tests/Browser/chat_browser_test.py drives two headless Chromium
+// tabs (selenium, from the .venv that `make venv` fills) against websocket-gateway's /demo/chat, which
+// loads the browser SDK from /sdk/portico-ws.js; each tab must see the other's messages.
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("WebSocket gateway in a browser", .serialized)
+struct WebSocketBrowserTests {
+    @Test func twoBrowsersSeeEachOthersMessages() async throws {
+        try await WebSocketGatewayTests.withGateway { gateway, _ in
+            // The SDK and the page are served from the binary.
+            let sdk = try await WebSocketGatewayTests.http("\(gateway.baseURL)/sdk/portico-ws.js")
+            #expect(sdk.status == 200)
+            #expect(sdk.headers.first(name: "content-type") == "text/javascript; charset=utf-8")
+            #expect(sdk.body.contains("export class PorticoClient"))
+            let page = try await WebSocketGatewayTests.http("\(gateway.baseURL)/demo/chat")
+            #expect(page.status == 200)
+            #expect(page.body.contains("/sdk/portico-ws.js"))
+
+            let root = BuildProducts.repositoryRoot
+            let python = root.appendingPathComponent(".venv/bin/python")
+            guard FileManager.default.isExecutableFile(atPath: python.path) else {
+                Issue.record("\(python.path) is missing: `make venv` (or `make test`) installs selenium there")
+                return
+            }
+            let result = try await Self.run(
+                python,
+                arguments: [root.appendingPathComponent("Tests/Browser/chat_browser_test.py").path, gateway.baseURL],
+                timeout: .seconds(120))
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("ok: two browsers exchanged messages"))
+        }
+    }
+
+    /// Runs a program to its end (killed after `timeout`), with its combined output.
+    static func run(_ executable: URL, arguments: [String], timeout: Duration) async throws -> (
+        status: Int32, output: String
+    ) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = Mutex(Data())
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                output.withLock { $0.append(chunk) }
+            }
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try await Task.sleep(for: .milliseconds(100))  // The last output.
+        return (process.terminationStatus, String(decoding: output.withLock { $0 }, as: UTF8.self))
+    }
+}
