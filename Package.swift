@@ -185,6 +185,16 @@ let package = Package(
             resources: [.embedInCode("Resources/portico-ws.js"), .embedInCode("Resources/chat.html")],
             swiftSettings: swiftSettings
         ),
+        // A small RESP2 client on SwiftNIO (hand-written: no Swift Redis client among the packages).
+        .target(
+            name: "PorticoRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "PorticoWebSocketClient",
             dependencies: [
@@ -250,6 +260,16 @@ let package = Package(
                 "GatewayCore", "ServiceClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PorticoRedisTests",
+            dependencies: [
+                "PorticoRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
