@@ -168,7 +168,7 @@ let package = Package(
         .target(
             name: "WebSocketGateway",
             dependencies: [
-                "GatewayCore", "ServiceClient", "GatewayHTTP",
+                "GatewayCore", "ServiceClient", "GatewayHTTP", "PorticoRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import PorticoRedis
 
 public enum WebSocketGateway {
     /// Builds the gateway's listener (HTTP/1.1 with WebSocket upgrade) and its connection drain service.
@@ -18,12 +19,25 @@ public enum WebSocketGateway {
                     + "$request.body.<field>[.<field>…]")
         }
         let callback = CallbackAddress(listen: env.listener.listen)
+        let registry = ConnectionRegistry()
+        let metrics = WebSocketMetrics(gateway: env.gateway)
+        // Replicas share their connections through Redis when `bus` is set.
+        var bus: ReplicaBus?
+        if let busURL = config.bus {
+            let url: RedisURL
+            do { url = try RedisURL(busURL) } catch {
+                throw WebSocketGatewayError("gateways.websocket.bus: \(error)")
+            }
+            let replicaBus = ReplicaBus(url: url, registry: registry, metrics: metrics, logger: env.logger)
+            try await replicaBus.start()
+            bus = replicaBus
+        }
         let runtime = WebSocketRuntime(
             config: config, routes: WebSocketRoutes(routes: config.routes), selector: selector,
             authenticator: env.authenticator, caller: IntegrationCaller(client: env.client, logger: env.logger),
-            registry: ConnectionRegistry(), channels: ChannelHub(), metrics: WebSocketMetrics(gateway: env.gateway),
-            callback: callback,
+            registry: registry, channels: ChannelHub(), bus: bus, metrics: metrics, callback: callback,
             accessLog: env.config.observability.accessLog, logger: env.logger)
+        bus?.describe.withLock { $0 = { ManagementAPI.descriptionJSON($0, runtime: runtime) } }
 
         // Upgrade requests: the handshake (auth, $connect), then the connection's session.
         let upgradeRouter = Router(context: WebSocketGatewayContext.self)
@@ -88,7 +102,7 @@ public enum WebSocketGateway {
                     registry: runtime.registry, config: config, closeTimeout: WebSocketRuntime.closeTimeout,
                     interval: .seconds(1)),
                 ConnectionDrainService(registry: runtime.registry, logger: env.logger),
-            ],
+            ] + (bus.map { [$0] } ?? []),
             routes: routeInfo(config))
     }
 

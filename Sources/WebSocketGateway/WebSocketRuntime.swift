@@ -13,6 +13,8 @@ struct WebSocketRuntime: Sendable {
     let caller: IntegrationCaller
     let registry: ConnectionRegistry
     let channels: ChannelHub
+    /// Connections held by other replicas (nil: this is the only replica).
+    let bus: ReplicaBus?
     let metrics: WebSocketMetrics
     let callback: CallbackAddress
     let accessLog: Bool

@@ -313,6 +313,10 @@ public enum ConfigValidator {
             problems.append(
                 .init(["gateways", "websocket", "outboundQueue"], "maxMessages and maxBytes must be at least 1"))
         }
+        if let bus = websocket.bus, !bus.hasPrefix("redis://") {
+            problems.append(
+                .init(["gateways", "websocket", "bus"], "must be a redis://[user:password@]host[:port][/db] URL"))
+        }
         for (pattern, channel) in websocket.channels.sorted(by: { $0.key < $1.key }) {
             let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
             if !(name.isEmpty && pattern == "*") && !WebSocketGatewayConfig.isChannelName(name) {

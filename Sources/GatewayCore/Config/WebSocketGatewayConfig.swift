@@ -32,6 +32,9 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
     public var messageRate: WebSocketMessageRateConfig?
     public var outboundQueue: WebSocketOutboundQueueConfig
     public var channels: [String: WebSocketChannelConfig]
+    /// `redis://[user:password@]host[:port][/db]`: replicas share connections through Redis; nil: one
+    /// replica, in memory.
+    public var bus: String?
 
     public init() {
         listener = .defaults(port: 8084)
@@ -56,7 +59,7 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case path, routeSelection, auth, managementAuth, routes, maxMessageSize, idleTimeout, pingInterval
         case allowedOrigins, subprotocols, compression
-        case maxConnectionDuration, maxConnectionsPerIdentity, messageRate, outboundQueue, channels
+        case maxConnectionDuration, maxConnectionsPerIdentity, messageRate, outboundQueue, channels, bus
     }
 
     /// Whether a browser page from `origin` (the `Origin` request header) may connect. Requests
@@ -87,6 +90,7 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         messageRate = try c.decodeIfPresent(WebSocketMessageRateConfig.self, forKey: .messageRate)
         outboundQueue = try c.value(.outboundQueue, or: d.outboundQueue)
         channels = try c.value(.channels, or: d.channels)
+        bus = try c.decodeIfPresent(String.self, forKey: .bus)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -108,6 +112,7 @@ public struct WebSocketGatewayConfig: Codable, Sendable {
         try c.encodeIfPresent(messageRate, forKey: .messageRate)
         try c.encode(outboundQueue, forKey: .outboundQueue)
         try c.encode(channels, forKey: .channels)
+        try c.encodeIfPresent(bus, forKey: .bus)
     }
 }
 

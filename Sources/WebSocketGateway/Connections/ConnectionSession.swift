@@ -30,6 +30,7 @@ extension WebSocketRuntime {
         if !registry.add(connection) {
             connection.close(code: 1001, reason: "server shutting down", drain: false)
         }
+        await bus?.register(connection)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runWriter(connection, outbound: outbound) }
             await self.runReader(connection, inbound: inbound)
@@ -40,6 +41,7 @@ extension WebSocketRuntime {
         let close = Self.closeOutcome(observed: closeRecord.observed, requested: connection.closeRequest)
         await callDisconnect(connection, close: close)
         registry.remove(connection.id)
+        await bus?.unregister(connection.id)
         metrics.connectionClosed()
         metrics.disconnected(code: close.code)
         logClosed(connection, close: close, duration: ContinuousClock.now - started)

@@ -1,6 +1,7 @@
 // The `/@connections/{connectionId}` management API on the main listener (outside the WebSocket path),
 // guarded by `managementAuth`: POST pushes its body to the client, GET describes the connection, DELETE
-// closes it. An id that is not (or no longer) open is `410 Gone`.
+// closes it. An id that is not (or no longer) open is `410 Gone`. With a Redis bus, a connection held
+// by another replica is reached through it (ReplicaBus.swift).
 import Foundation
 import GatewayCore
 import GatewayHTTP
@@ -22,27 +23,33 @@ struct ManagementAPI: Sendable {
             try await named("connections-post") { try await push(request, context: context) }
         }
         group.get("{connectionId}") { request, context in
-            try await named("connections-get") { try describe(request, context: context) }
+            try await named("connections-get") { try await describe(request, context: context) }
         }
         group.delete("{connectionId}") { request, context in
-            try await named("connections-delete") { try close(request, context: context) }
+            try await named("connections-delete") { try await close(request, context: context) }
         }
     }
 
     /// `POST`: the body goes to the client as a text message (binary with `Content-Type:
     /// application/octet-stream`). 204 when queued; 410 when the connection is gone or just closed.
     func push(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let connection = try lookup(request, context: context)
         let bytes = Array(try await request.body.collect(upTo: runtime.maxMessageSize).readableBytesView)
+        let binary = request.headers[.contentType]?.lowercased().hasPrefix("application/octet-stream") == true
+        if !binary && String(validating: bytes, as: UTF8.self) == nil {
+            throw GatewayError(.badRequest, "the body must be UTF-8 text (send binary as application/octet-stream)")
+        }
+        if let remote = try await remote(request, context: context) {
+            let command = BusCommand(
+                op: .push, connectionId: remote.id, text: binary ? nil : String(decoding: bytes, as: UTF8.self),
+                binary: binary ? Data(bytes).base64EncodedString() : nil)
+            return try await forward(command, to: remote, request: request, context: context)
+        }
+        let connection = try lookup(request, context: context)
         let message: OutboundMessage
-        if request.headers[.contentType]?.lowercased().hasPrefix("application/octet-stream") == true {
+        if binary {
             message = .binary(bytes)
         } else {
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw GatewayError(
-                    .badRequest, "the body must be UTF-8 text (send binary as application/octet-stream)")
-            }
-            message = .text(text)
+            message = .text(String(decoding: bytes, as: UTF8.self))
         }
         switch runtime.deliver(message, to: connection, route: "@connections") {
         case .queued:
@@ -57,8 +64,20 @@ struct ManagementAPI: Sendable {
     }
 
     /// `GET`: `{"connectionId","connectedAt","lastActiveAt","identity":{…}|null,"sourceIp","subscriptions":[…]}`.
-    func describe(_ request: Request, context: GatewayRequestContext) throws -> Response {
-        let connection = try lookup(request, context: context)
+    func describe(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let json: String
+        if let remote = try await remote(request, context: context) {
+            json = remote.description
+        } else {
+            json = Self.descriptionJSON(try lookup(request, context: context), runtime: runtime)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    /// The GET answer for a connection of this replica (also what the bus stores for other replicas).
+    static func descriptionJSON(_ connection: ClientConnection, runtime: WebSocketRuntime) -> String {
         let accepted = connection.accepted
         let description = ConnectionDescription(
             connectionId: accepted.connectionID,
@@ -68,15 +87,32 @@ struct ManagementAPI: Sendable {
             sourceIp: accepted.clientAddress, subscriptions: runtime.channels.channels(of: accepted.connectionID))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(description)
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return (try? encoder.encode(description)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// The connection named in the request when another replica holds it (nil: here, or no bus).
+    private func remote(_ request: Request, context: GatewayRequestContext) async throws
+        -> (id: String, replica: String, description: String)?
+    {
+        let id = context.parameters.get("connectionId") ?? ""
+        guard let bus = runtime.bus, runtime.registry.connection(id) == nil else { return nil }
+        guard let found = try await bus.lookup(id), found.replica != bus.replicaID else { return nil }
+        return (id, found.replica, found.description)
+    }
+
+    /// Sends `command` to the replica holding the connection: 204, or 410 when that replica is gone.
+    private func forward(
+        _ command: BusCommand, to remote: (id: String, replica: String, description: String), request: Request,
+        context: GatewayRequestContext
+    ) async throws -> Response {
+        guard let bus = runtime.bus, try await bus.send(command, to: remote.replica) else {
+            return gone(remote.id, request: request, context: context, detail: "the replica holding it has gone")
+        }
+        return Response(status: .noContent)
     }
 
     /// `DELETE [?code=1000][&reason=…]`: closes with that code (1000 by default) after the queued messages.
-    func close(_ request: Request, context: GatewayRequestContext) throws -> Response {
-        let connection = try lookup(request, context: context)
+    func close(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         var code: UInt16 = 1000
         if let text = query["code"] {
@@ -88,6 +124,12 @@ struct ManagementAPI: Sendable {
         }
         let reason = query["reason"].map(String.init) ?? "closed by the management API"
         guard reason.utf8.count <= 123 else { throw GatewayError(.badRequest, "reason must be at most 123 bytes") }
+        if let remote = try await remote(request, context: context) {
+            return try await forward(
+                BusCommand(op: .close, connectionId: remote.id, code: code, reason: reason), to: remote,
+                request: request, context: context)
+        }
+        let connection = try lookup(request, context: context)
         connection.close(code: code, reason: reason, drain: true)
         return Response(status: .noContent)
     }

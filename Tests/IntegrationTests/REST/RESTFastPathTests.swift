@@ -161,7 +161,7 @@ struct RESTFastPathTests {
                 """)
         defer { Task { await gateway.stop() } }
         // The client connection closes after a body that ended with the upstream's close (the
-        // socket's 5 s receive timeout would end the read otherwise).
+        // socket's 15 s receive timeout would end the read otherwise).
         let started = ContinuousClock.now
         let untilClose = try RawSocket.exchange(
             port: gateway.port, "GET /until-close HTTP/1.1\r\nHost: x\r\n\r\n", untilClosed: true)

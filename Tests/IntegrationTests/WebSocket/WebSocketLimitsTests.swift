@@ -8,18 +8,17 @@ import Testing
 @Suite("WebSocket limits", .serialized)
 struct WebSocketLimitsTests {
     @Test func connectionsEndAtTheirMaximumDuration() async throws {
-        let keys = WebSocketGatewayTests.websocketKeys("    maxConnectionDuration: 1s\n")
+        let keys = WebSocketGatewayTests.websocketKeys("    maxConnectionDuration: 2s\n")
         try await WebSocketGatewayTests.withGateway(edit: keys) { gateway, demo in
             let started = ContinuousClock.now
             let closed = try await WebSocketGatewayTests.connect("ws://127.0.0.1:\(gateway.port)/ws") {
-                messages, outbound in
-                try await outbound.write(.text(#"{"action":"echo","data":"hi"}"#))
-                #expect(WebSocketGatewayTests.text(try await messages.next()) == #"{"action":"echo","data":"hi"}"#)
+                messages, _ in
                 while try await messages.next() != nil {}
             }
+            // Closed by the sweeper (once a second) after the 2 s lifetime, not before.
             #expect(WebSocketGatewayTests.closeCode(closed) == 1001)
             #expect(closed?.reason == "maximum connection duration reached")
-            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(ContinuousClock.now - started >= .seconds(2))
             #expect(
                 try await WebSocketGatewayTests.eventually {
                     try await WebSocketGatewayTests.chatConnections(demo).isEmpty
