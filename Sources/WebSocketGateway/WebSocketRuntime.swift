@@ -1,7 +1,9 @@
 // What every part of the WebSocket gateway shares: its configuration, routes, the connection registry,
 // the integration caller, metrics, and the address services use to call the management API back.
 import GatewayCore
+import Hummingbird
 import Logging
+import NIOCore
 import ServiceClient
 import Synchronization
 
@@ -28,6 +30,16 @@ struct WebSocketRuntime: Sendable {
     static let outboundFragmentSize = 16 << 10
 
     var maxMessageSize: Int { config.maxMessageSize.bytes }
+
+    /// A management request's body, at most `maxMessageSize` (a message bigger than that could not be
+    /// sent to a client anyway): 413 beyond it.
+    func collectBody(_ request: Request) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: maxMessageSize)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError(.payloadTooLarge, "the body is larger than maxMessageSize (\(maxMessageSize) bytes)")
+        }
+    }
 
     /// The context of an integration call made for `accepted`'s connection: the call's own request id, a
     /// new span of the handshake's trace, the caller's identity and address.

@@ -50,7 +50,7 @@ struct ChannelsAPI: Sendable {
     /// `POST /channels/{channel}/messages`: `{"channel":…,"offset":N,"epoch":"…"}`.
     private func publish(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let (name, policy) = try channel(context)
-        let body = try await request.body.collect(upTo: runtime.maxMessageSize)
+        let body = try await runtime.collectBody(request)
         guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
             throw GatewayError(.badRequest, "the body must be UTF-8 text or JSON")
         }

@@ -33,7 +33,7 @@ struct ManagementAPI: Sendable {
     /// `POST`: the body goes to the client as a text message (binary with `Content-Type:
     /// application/octet-stream`). 204 when queued; 410 when the connection is gone or just closed.
     func push(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let bytes = Array(try await request.body.collect(upTo: runtime.maxMessageSize).readableBytesView)
+        let bytes = Array(try await runtime.collectBody(request).readableBytesView)
         let binary = request.headers[.contentType]?.lowercased().hasPrefix("application/octet-stream") == true
         if !binary && String(validating: bytes, as: UTF8.self) == nil {
             throw GatewayError(.badRequest, "the body must be UTF-8 text (send binary as application/octet-stream)")

@@ -139,6 +139,17 @@ struct WebSocketChannelsTests {
                 "\(gateway.baseURL)/channels/nope/messages", method: .POST, headers: WebSocketGatewayTests.apiKey,
                 body: "x")
             #expect(unknown.status == 404)
+            // A body no client message could carry (over maxMessageSize, 64 KiB here): 413, not 500.
+            let huge = String(repeating: "x", count: 70_000)
+            let tooBig = try await WebSocketGatewayTests.http(
+                "\(gateway.baseURL)/channels/news/messages", method: .POST, headers: WebSocketGatewayTests.apiKey,
+                body: huge)
+            #expect(tooBig.status == 413)
+            #expect(WebSocketGatewayTests.json(tooBig.body)["code"] as? String == "payload_too_large")
+            let pushTooBig = try await WebSocketGatewayTests.http(
+                "\(gateway.baseURL)/@connections/AAAAAAAAAAAAAAAAAAAAAA", method: .POST,
+                headers: WebSocketGatewayTests.apiKey, body: huge)
+            #expect(pushTooBig.status == 413)
         }
     }
 }
