@@ -82,7 +82,9 @@ public enum WebSocketGateway {
             autoPing: config.pingInterval.duration > .zero
                 ? .enabled(timePeriod: config.pingInterval.duration) : .disabled,
             closeTimeout: WebSocketRuntime.closeTimeout,
-            validateUTF8: false)
+            // Checks close reasons (RFC 6455 §7.1.6); messages are checked by MessageAssembler, which
+            // reads frames, so this flag touches nothing else.
+            validateUTF8: true)
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: upgradeRouter, configuration: .init(ws: webSocket)),

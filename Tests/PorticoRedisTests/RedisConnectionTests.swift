@@ -29,7 +29,7 @@ struct RedisConnectionTests {
             let ttl = try await redis.pttl("ttl")
             #expect(ttl > 0 && ttl <= 30_000)
             try await redis.set("short", to: "x", expiry: .milliseconds(100))
-            try await waitUntil(5, "PX expiry") { try await redis.get("short") == nil }
+            try await waitUntil(20, "PX expiry") { try await redis.get("short") == nil }
             try await redis.set("long", to: 1)
             #expect(try await redis.expire("long", after: .seconds(100)))
             #expect(try await redis.pttl("long") > 90_000)
@@ -193,7 +193,7 @@ struct RedisConnectionTests {
             let pending = (0..<5).map { i in
                 Task { try await victim.send(i == 0 ? ["BLPOP", "never", 0] : ["PING"]) }
             }
-            try await waitUntil(5, "BLPOP to block") {
+            try await waitUntil(20, "BLPOP to block") {
                 try await admin.send("INFO", "clients").string?.contains("blocked_clients:1") == true
             }
             #expect(try await admin.send("CLIENT", "KILL", "ID", id) == .integer(1))
@@ -202,7 +202,7 @@ struct RedisConnectionTests {
                     _ = try await withTimeout(5, "pending command to fail") { try await task.value }
                 }
             }
-            try await waitUntil(5, "channel to close") { !victim.isConnected }
+            try await waitUntil(20, "channel to close") { !victim.isConnected }
             await #expect(throws: RedisClientError.connectionClosed) { try await victim.ping() }
             await admin.close()
         }
@@ -242,7 +242,7 @@ struct RedisConnectionTests {
             if case RedisClientError.protocolError = error { return true }
             return false
         }
-        try await waitUntil(5, "client to close on garbage") { !redis.isConnected }
+        try await waitUntil(20, "client to close on garbage") { !redis.isConnected }
         try await server.close()
     }
 }

@@ -21,16 +21,16 @@ struct RedisSubscriberTests {
             #expect(try await publisher.publish(channel: "events.login", message: [UInt8]([0, 1, 2])) == 1)
             #expect(try await publisher.publish(channel: "other", message: "ignored") == 0)
 
-            let news = try await inbox.first(within: 5, "news message") { $0.channel == "news" }
+            let news = try await inbox.first(within: 20, "news message") { $0.channel == "news" }
             #expect(news.string == "hello")
             #expect(news.pattern == nil)
-            let event = try await inbox.first(within: 5, "pattern message") { $0.channel == "events.login" }
+            let event = try await inbox.first(within: 20, "pattern message") { $0.channel == "events.login" }
             #expect(event.pattern == "events.*")
             #expect(Array(event.payload.readableBytesView) == [0, 1, 2])
 
             // Many messages arrive in order.
             for i in 0..<200 { try await publisher.publish(channel: "sport", message: "m\(i)") }
-            try await waitUntil(5, "200 sport messages") { inbox.all.filter { $0.channel == "sport" }.count == 200 }
+            try await waitUntil(20, "200 sport messages") { inbox.all.filter { $0.channel == "sport" }.count == 200 }
             #expect(inbox.all.filter { $0.channel == "sport" }.map(\.string) == (0..<200).map { "m\($0)" })
 
             try await subscriber.unsubscribe(channels: ["news"])
@@ -38,10 +38,10 @@ struct RedisSubscriberTests {
             #expect(try await publisher.publish(channel: "news", message: "gone") == 0)
             #expect(try await publisher.publish(channel: "events.x", message: "gone") == 0)
             #expect(try await publisher.publish(channel: "sport", message: "still") == 1)
-            _ = try await inbox.first(within: 5, "message after unsubscribe") { $0.string == "still" }
+            _ = try await inbox.first(within: 20, "message after unsubscribe") { $0.string == "still" }
 
             await subscriber.close()
-            try await inbox.waitForEnd(within: 5)
+            try await inbox.waitForEnd(within: 20)
             await #expect(throws: RedisClientError.subscriberClosed) { try await subscriber.subscribe(channels: ["x"]) }
             await publisher.close()
         }
@@ -54,7 +54,7 @@ struct RedisSubscriberTests {
             try await subscriber.subscribe(channels: ["c"])
             let publisher = try await RedisConnection.connect(to: server.url)
             #expect(try await publisher.publish(channel: "c", message: "authed") == 1)
-            _ = try await inbox.first(within: 5, "authed message") { $0.string == "authed" }
+            _ = try await inbox.first(within: 20, "authed message") { $0.string == "authed" }
             await subscriber.close()
             await publisher.close()
 
@@ -74,13 +74,13 @@ struct RedisSubscriberTests {
 
             var publisher = try await RedisConnection.connect(to: server.url)
             #expect(try await publisher.publish(channel: "jobs", message: "before") == 1)
-            _ = try await inbox.first(within: 5, "message before restart") { $0.string == "before" }
+            _ = try await inbox.first(within: 20, "message before restart") { $0.string == "before" }
             await publisher.close()
 
             // Kill the server outright, leave it down long enough for a few failed attempts.
             server.stop()
-            _ = try await events.first(within: 5, "disconnected event") { $0 == .disconnected }
-            _ = try await events.first(within: 5, "a failed reconnect attempt") {
+            _ = try await events.first(within: 20, "disconnected event") { $0 == .disconnected }
+            _ = try await events.first(within: 20, "a failed reconnect attempt") {
                 if case .reconnectFailed = $0 { return true }
                 return false
             }
@@ -89,7 +89,7 @@ struct RedisSubscriberTests {
             try await subscriber.subscribe(channels: ["late"])
 
             try await server.restart()
-            _ = try await events.first(within: 10, "reconnected event") {
+            _ = try await events.first(within: 30, "reconnected event") {
                 if case .reconnected = $0 { return true }
                 return false
             }
@@ -99,12 +99,12 @@ struct RedisSubscriberTests {
             #expect(try await publisher.publish(channel: "jobs", message: "after") == 1)
             #expect(try await publisher.publish(channel: "audit.login", message: "pattern after") == 1)
             #expect(try await publisher.publish(channel: "late", message: "late after") == 1)
-            _ = try await inbox.first(within: 5, "message after restart") { $0.string == "after" }
-            _ = try await inbox.first(within: 5, "pattern message after restart") { $0.string == "pattern after" }
-            _ = try await inbox.first(within: 5, "late subscription after restart") { $0.string == "late after" }
+            _ = try await inbox.first(within: 20, "message after restart") { $0.string == "after" }
+            _ = try await inbox.first(within: 20, "pattern message after restart") { $0.string == "pattern after" }
+            _ = try await inbox.first(within: 20, "late subscription after restart") { $0.string == "late after" }
 
             await subscriber.close()
-            try await events.waitForEnd(within: 5)
+            try await events.waitForEnd(within: 20)
             await publisher.close()
         }
     }
@@ -117,9 +117,9 @@ struct RedisSubscriberTests {
             let events = Collector(subscriber.events)
             try await subscriber.subscribe(channels: ["x"])
             server.stop()
-            _ = try await events.first(within: 5, "disconnected event") { $0 == .disconnected }
+            _ = try await events.first(within: 20, "disconnected event") { $0 == .disconnected }
             try await withTimeout(5, "close while reconnecting") { await subscriber.close() }
-            try await events.waitForEnd(within: 5)
+            try await events.waitForEnd(within: 20)
         }
     }
 }

@@ -138,7 +138,7 @@ final class RedisTestServer: @unchecked Sendable {
             guard process.isRunning else {
                 throw TestTimeout(what: "redis-server exited early (port \(self.port) taken?)")
             }
-            guard let connection = try? await RedisConnection.connect(to: url, timeout: .seconds(1)) else {
+            guard let connection = try? await RedisConnection.connect(to: url, timeout: .seconds(5)) else {
                 return false
             }
             // With --requirepass an unauthenticated PING gets -NOAUTH: the server is up all the same.

@@ -40,14 +40,17 @@ class Case:
     sends: str
     expects: str
     fn: Callable[[str], tuple[str, str]]
+    # may take the whole gateway down (found: debug-build assertion in compress-nio); run.py runs these last,
+    # one at a time, and checks the gateway is still up after each
+    dangerous: bool = False
 
 
 CASES: list[Case] = []
 
 
-def case(id: str, name: str, sends: str, expects: str):
+def case(id: str, name: str, sends: str, expects: str, dangerous: bool = False):
     def register(fn):
-        CASES.append(Case(id, name, sends, expects, fn))
+        CASES.append(Case(id, name, sends, expects, fn, dangerous))
         return fn
 
     return register
@@ -120,6 +123,20 @@ def expect_fail(c: WSClient, codes: set[int], *, nonstrict: set[int] = frozenset
     if code in nonstrict:
         return NONSTRICT, f"{info.describe()} (expected {sorted(codes)}){extra}"
     return FAIL, f"{info.describe()}, expected {'/'.join(map(str, sorted(codes)))}{extra}{why}"
+
+
+def expect_fail_after_close(c: WSClient, frame, codes: set[int]) -> tuple[str, str]:
+    """The server's close frame was already read (by recv_message): answer it and check TCP is closed."""
+    code = frame.close_code()
+    try:
+        c.send_close(code)
+    except ConnectionClosed:
+        pass
+    eof = c.wait_eof(2)
+    text = f"close {code}" + (f", TCP closed after {eof:.2f}s" if eof is not None else ", TCP still open")
+    if eof is None:
+        return FAIL, text + ": server did not close TCP"
+    return (PASS if code in codes else FAIL), text
 
 
 def expect_normal_close(c: WSClient, codes: set, timeout: float = 2.0) -> tuple[str, str]:
@@ -236,8 +253,8 @@ def _(url):
         c.send_text("abcde", length_encoding="16")
         c.send_text("fghij", length_encoding="64")
         try:
-            r = expect_default_text(c, "abcde") or expect_default_text(c, "fghij")
-            return INFO, (r[1] if r else "accepted (both echoed)")
+            got = sorted(json.loads(c.recv_message(5).data)["received"] for _ in range(2))
+            return INFO, ("accepted (both echoed)" if got == ["abcde", "fghij"] else f"replies {got}")
         except ConnectionClosed as e:
             return INFO, f"failed the connection: {e}"
 
@@ -356,11 +373,19 @@ def _(url):
         c.send_text("first")
         c.send_text("rsv2", rsv2=True)
         c.send_frame(PING, b"after")
-        r = expect_default_text(c, "first")
+        try:
+            r = expect_default_text(c, "first")
+        except ConnectionClosed as e:
+            frame = getattr(e, "frame", None)
+            if frame is None or frame.close_code() != 1002:
+                raise
+            # Autobahn 3.2 grades this NON-STRICT: the server failed the connection before answering the
+            # (valid, earlier) message; RFC 6455 does not require the answer
+            status, detail = expect_fail_after_close(c, frame, {1002})
+            return (NONSTRICT if status == PASS else status), "failed before answering the first message: " + detail
         if r:
             return r
-        status, detail = expect_fail(c, {1002})
-        return status, detail
+        return expect_fail(c, {1002})
 
 
 @case("3.3", "text with RSV3", "text frame with RSV3", "close 1002")
@@ -926,7 +951,7 @@ for i, bits in enumerate([9, 12, 15], 1):
 
 
 @case("13.2.4", "offer server_max_window_bits=8", f"offer '{DEFLATE}; server_max_window_bits=8'",
-      "RFC 7692 7.1.2.1: decline the offer or accept with 8 (handshake must still succeed)")
+      "RFC 7692 7.1.2.1: decline the offer or accept with 8 (handshake must still succeed)", dangerous=True)
 def _(url):
     offer = f"{DEFLATE}; server_max_window_bits=8"
     try:
@@ -1025,16 +1050,19 @@ def _(url):
       "close 1009 (each frame < limit, whole message > limit)")
 def _(url):
     with _deflate_connect(url) as c:
-        text = os.urandom(30000).hex()[:80000]
+        text = os.urandom(40000).hex()  # 80000 bytes, compresses ~2:1
         c.send_compressed(TEXT, text, fragments=2)
         return expect_fail(c, {1009})
 
 
 for i, (offer, label) in enumerate([
-    (f"{DEFLATE}; server_max_window_bits=20", "invalid window bits (20)"),
+    (f"{DEFLATE}; server_max_window_bits=20", "invalid server_max_window_bits=20"),
     (f"{DEFLATE}; foo=1", "unknown parameter"),
     (f"{DEFLATE}; server_no_context_takeover; server_no_context_takeover", "duplicate parameter"),
     (f"{DEFLATE}; server_no_context_takeover=1", "value on a value-less parameter"),
+    (f"{DEFLATE}; server_max_window_bits=abc", "non-numeric server_max_window_bits"),
+    (f"{DEFLATE}; server_max_window_bits=16", "invalid server_max_window_bits=16"),
+    (f"{DEFLATE}; client_max_window_bits=20", "invalid client_max_window_bits=20"),
 ], 1):
     def _bad_offer(url, offer=offer):
         try:
@@ -1049,10 +1077,11 @@ for i, (offer, label) in enumerate([
                 return FAIL, f"RFC 7692 7: MUST decline an invalid offer, but accepted it: {ext!r}"
             return still_alive(c) or (PASS, "declined; connection works uncompressed")
     case(f"13.6.{i}", f"invalid offer: {label}", f"offer '{offer}'",
-         "RFC 7692 7: server MUST decline this offer (no permessage-deflate in the response)")(_bad_offer)
+         "RFC 7692 7: server MUST decline this offer (no permessage-deflate in the response)",
+         dangerous="window_bits=" in offer and "abc" not in offer)(_bad_offer)
 
 
-@case("13.6.5", "invalid offer followed by a valid one", f"offer '{DEFLATE}; foo=1, {DEFLATE}'",
+@case("13.6.8", "invalid offer followed by a valid one", f"offer '{DEFLATE}; foo=1, {DEFLATE}'",
       "RFC 7692 5: server declines the first and may accept the second")
 def _(url):
     try:
@@ -1066,7 +1095,7 @@ def _(url):
         return still_alive(c) or (PASS, f"response {ext!r}")
 
 
-@case("13.6.6", "unknown extension", "offer 'x-webkit-unknown; a=1'",
+@case("13.6.9", "unknown extension", "offer 'x-webkit-unknown; a=1'",
       "RFC 6455 9.1: server must not accept an extension it does not support")
 def _(url):
     with connect(url, extensions="x-webkit-unknown; a=1") as c:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,10 @@ def main() -> int:
     parser.add_argument("--workdir", default=None, help="where config and logs go (default: a temp dir)")
     parser.add_argument("--run", action="store_true", help="run run.py against the gateway, then stop")
     args, rest = parser.parse_known_args()
+    # SIGTERM (and SIGINT, which background jobs ignore) stop the services too
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _stop)
     workdir = args.workdir or tempfile.mkdtemp(prefix="wsr-")
     os.makedirs(workdir, exist_ok=True)
     demo, gateway, url = start(args.bin, workdir)

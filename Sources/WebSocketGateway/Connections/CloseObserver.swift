@@ -65,6 +65,16 @@ final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        // What NIO's decoder and swift-websocket let through and RFC 6455 §5.1–5.2 / RFC 7692 §6 say
+        // must fail the connection: an unmasked client frame, reserved bits on a control frame,
+        // RSV1 on a continuation frame.
+        let control = frame.opcode == .ping || frame.opcode == .pong || frame.opcode == .connectionClose
+        if frame.maskKey == nil || (control && (frame.rsv1 || frame.rsv2 || frame.rsv3))
+            || (frame.opcode == .continuation && frame.rsv1)
+        {
+            failProtocol(context: context)
+            return
+        }
         if frame.opcode == .connectionClose {
             record.record(CloseRecord.parse(frame.unmaskedData, initiator: .client))
         }
@@ -77,6 +87,18 @@ final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
             record.record(CloseRecord.parse(frame.unmaskedData, initiator: .gateway))
         }
         context.write(data, promise: promise)
+    }
+
+    /// Sends close 1002 and closes the connection (the frame that broke the protocol is dropped).
+    private func failProtocol(context: ChannelHandlerContext) {
+        var payload = context.channel.allocator.buffer(capacity: 16)
+        payload.write(webSocketErrorCode: .protocolError)
+        payload.writeString("protocol error")
+        record.record(ObservedClose(code: 1002, reason: "protocol error", initiator: .gateway))
+        let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)
+        context.writeAndFlush(wrapOutboundOut(close)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
