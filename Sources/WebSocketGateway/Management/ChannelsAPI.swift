@@ -28,17 +28,17 @@ struct ChannelsAPI: Sendable {
                     + ChannelMessages.membersJSON(runtime.channels.members(of: name)) + "}")
         }
         let connections = router.group(RouterPath(ManagementAPI.path)).add(middleware: auth)
-        connections.post("{connectionId}/channels/{channel}") { _, context in
+        connections.post("{connectionId}/channels/{channel}") { request, context in
             let (name, policy) = try channel(context)
-            let connection = try connection(context)
+            guard let connection = connection(context) else { return gone(request, context) }
             _ = runtime.channels.subscribe(connection, to: name, policy: policy, since: nil) {
                 ChannelMessages.subscribed($0, channel: name, correlationID: nil)
             }
             return Response(status: .noContent)
         }
-        connections.delete("{connectionId}/channels/{channel}") { _, context in
+        connections.delete("{connectionId}/channels/{channel}") { request, context in
             let (name, _) = try channel(context)
-            let connection = try connection(context)
+            guard let connection = connection(context) else { return gone(request, context) }
             if runtime.channels.unsubscribe(connection.id, from: name) {
                 runtime.deliver(
                     ChannelMessages.unsubscribed(channel: name, correlationID: nil), to: connection, route: "@channels")
@@ -71,12 +71,17 @@ struct ChannelsAPI: Sendable {
         return (name, policy)
     }
 
-    private func connection(_ context: GatewayRequestContext) throws -> ClientConnection {
-        let id = context.parameters.get("connectionId") ?? ""
-        guard let connection = runtime.registry.connection(id) else {
-            throw GatewayError(.notFound, "no open connection with id '\(id)'")
-        }
-        return connection
+    private func connection(_ context: GatewayRequestContext) -> ClientConnection? {
+        runtime.registry.connection(context.parameters.get("connectionId") ?? "")
+    }
+
+    /// 410, as for `/@connections/{id}`: no open connection with that id (on this replica).
+    private func gone(_ request: Request, _ context: GatewayRequestContext) -> Response {
+        HTTPProblem(
+            status: 410, code: "gone",
+            detail: "no open connection with id '\(context.parameters.get("connectionId") ?? "")'",
+            instance: request.uri.path, requestID: context.gateway.requestID
+        ).response
     }
 
     private func json(_ text: String) -> Response {

@@ -150,6 +150,12 @@ struct WebSocketChannelsTests {
                 "\(gateway.baseURL)/@connections/AAAAAAAAAAAAAAAAAAAAAA", method: .POST,
                 headers: WebSocketGatewayTests.apiKey, body: huge)
             #expect(pushTooBig.status == 413)
+            // An unknown connection is gone here as on /@connections/{id}.
+            let noSuchConnection = try await WebSocketGatewayTests.http(
+                "\(gateway.baseURL)/@connections/AAAAAAAAAAAAAAAAAAAAAA/channels/vip:1", method: .POST,
+                headers: WebSocketGatewayTests.apiKey)
+            #expect(noSuchConnection.status == 410)
+            #expect(WebSocketGatewayTests.json(noSuchConnection.body)["code"] as? String == "gone")
         }
     }
 }
