@@ -92,6 +92,26 @@ final class RESTGatewayShared: Sendable {
     }
 }
 
+extension RESTGatewayShared {
+    /// Counts a finished request and writes its access-log line (both REST data paths).
+    func requestFinished(
+        route: String, method: String, path: Substring, status: UInt, start: ContinuousClock.Instant,
+        requestID: String, trace: GatewayTraceContext, client: String?
+    ) {
+        metrics.requestFinished()
+        let duration = ContinuousClock.now - start
+        metrics.record(route: route, status: "\(status)", duration: duration)
+        guard accessLog else { return }
+        logger.info(
+            "access",
+            metadata: [
+                "method": "\(method)", "path": "\(path)", "status": "\(status)",
+                "duration_ms": "\(Double(duration.nanoseconds) / 1e6)", "request_id": "\(requestID)",
+                "trace_id": "\(trace.traceID)", "route": "\(route)", "client": "\(client ?? "")",
+            ])
+    }
+}
+
 public enum RESTGateway {
     public static func build(_ env: GatewayEnvironment) async throws -> GatewayComponents {
         let first = try RESTGatewayShared(environment: env)

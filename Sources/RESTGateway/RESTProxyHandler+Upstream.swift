@@ -194,12 +194,8 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         exchange.tryTimer = nil
         var facts = target.facts
         facts.bodyReplayable = exchange.replayable
-        if call.finishTry(outcome, request: facts) {
-            if let wait = call.delay(retryAfter: retryAfter, deadline: deadline) {
-                scheduleRetry(after: wait)
-                return
-            }
-            call.abandonRetry()
+        if let wait = call.retryWait(after: outcome, request: facts, retryAfter: retryAfter, deadline: deadline) {
+            return scheduleRetry(after: wait)
         }
         call.finish(outcome)
         fail(error, closeAfter: false)
@@ -230,12 +226,12 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
                 // reaches the client; otherwise the service's own response goes through.
                 var facts = target.facts
                 facts.bodyReplayable = exchange.replayable
-                if call.finishTry(.response(status: status), request: facts) {
-                    if let wait = call.delay(retryAfter: head.headers.first(name: "retry-after"), deadline: deadline) {
-                        abandonUpstream()
-                        return scheduleRetry(after: wait)
-                    }
-                    call.abandonRetry()
+                if let wait = call.retryWait(
+                    after: .response(status: status), request: facts,
+                    retryAfter: head.headers.first(name: "retry-after"), deadline: deadline)
+                {
+                    abandonUpstream()
+                    return scheduleRetry(after: wait)
                 }
             }
             exchange.responseStarted = true

@@ -336,19 +336,10 @@ final class RESTProxyHandler: ChannelDuplexHandler {
         guard let exchange else { return }
         self.exchange = nil
         defer { resumePipelined() }
-        shared.metrics.requestFinished()
-        let duration = ContinuousClock.now - exchange.start
-        shared.metrics.record(route: exchange.routeName, status: "\(status)", duration: duration)
-        if shared.accessLog {
-            shared.logger.info(
-                "access",
-                metadata: [
-                    "method": "\(exchange.head.method.rawValue)", "path": "\(exchange.head.uri.prefix { $0 != "?" })",
-                    "status": "\(status)", "duration_ms": "\(Double(duration.nanoseconds) / 1e6)",
-                    "request_id": "\(exchange.requestID)", "trace_id": "\(exchange.trace.traceID)",
-                    "route": "\(exchange.routeName)", "client": "\(exchange.client.address ?? "")",
-                ])
-        }
+        shared.requestFinished(
+            route: exchange.routeName, method: exchange.head.method.rawValue,
+            path: exchange.head.uri.prefix { $0 != "?" }, status: status, start: exchange.start,
+            requestID: exchange.requestID, trace: exchange.trace, client: exchange.client.address)
     }
 
     // MARK: helpers

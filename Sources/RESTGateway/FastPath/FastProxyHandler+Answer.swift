@@ -151,19 +151,10 @@ extension FastProxyHandler {
     func complete(status: UInt) {
         guard let exchange else { return }
         self.exchange = nil
-        shared.metrics.requestFinished()
-        let duration = ContinuousClock.now - exchange.start
-        shared.metrics.record(route: exchange.routeName, status: "\(status)", duration: duration)
-        if shared.accessLog {
-            shared.logger.info(
-                "access",
-                metadata: [
-                    "method": "\(exchange.method)", "path": "\(exchange.path)", "status": "\(status)",
-                    "duration_ms": "\(Double(duration.nanoseconds) / 1e6)", "request_id": "\(exchange.requestID)",
-                    "trace_id": "\(exchange.trace.traceID)", "route": "\(exchange.routeName)",
-                    "client": "\(exchange.client.address ?? "")",
-                ])
-        }
+        shared.requestFinished(
+            route: exchange.routeName, method: exchange.method, path: exchange.path, status: status,
+            start: exchange.start, requestID: exchange.requestID, trace: exchange.trace,
+            client: exchange.client.address)
         guard !closed else { return }
         // A request whose body has not all arrived cannot be followed by another on this connection.
         if !exchange.keepAlive || quiescing || !exchange.requestEnded || exchange.closeClient {

@@ -156,11 +156,8 @@ extension FastProxyHandler: UpstreamByteDelegate {
         exchange.tryTimer = nil
         var facts = target.facts
         facts.bodyReplayable = exchange.replayable
-        if call.finishTry(outcome, request: facts) {
-            if let wait = call.delay(retryAfter: retryAfter, deadline: deadline) {
-                return scheduleRetry(after: wait)
-            }
-            call.abandonRetry()
+        if let wait = call.retryWait(after: outcome, request: facts, retryAfter: retryAfter, deadline: deadline) {
+            return scheduleRetry(after: wait)
         }
         call.finish(outcome)
         fail(error, closeAfter: false)
@@ -242,14 +239,13 @@ extension FastProxyHandler: UpstreamByteDelegate {
         if let call = exchange.call, let target = exchange.target, let deadline = exchange.deadline {
             var facts = target.facts
             facts.bodyReplayable = exchange.replayable
-            if call.finishTry(.response(status: status), request: facts) {
-                let retryAfter = Self.fieldValue(headBytes, head, "retry-after")
-                if let wait = call.delay(retryAfter: retryAfter, deadline: deadline) {
-                    abandonUpstream()
-                    scheduleRetry(after: wait)
-                    return false
-                }
-                call.abandonRetry()
+            if let wait = call.retryWait(
+                after: .response(status: status), request: facts,
+                retryAfter: Self.fieldValue(headBytes, head, "retry-after"), deadline: deadline)
+            {
+                abandonUpstream()
+                scheduleRetry(after: wait)
+                return false
             }
         }
         if let limit = exchange.target?.route.maxResponseBytes, case .length(let length) = head.framing, length > limit

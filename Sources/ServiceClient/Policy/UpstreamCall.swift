@@ -66,6 +66,19 @@ public final class UpstreamCall {
         retry.delay(after: attempt, retryAfter: retryAfter, remaining: deadline.remaining)
     }
 
+    /// Ends the current try and returns the wait before the next one when the policy, the retry budget
+    /// and the deadline allow another; nil otherwise (a retry slot taken but not usable is given back).
+    /// `retryAfter` (the response's `Retry-After`) is read only when a retry is possible.
+    public func retryWait(
+        after outcome: UpstreamOutcome, request: RetryableRequest, retryAfter: @autoclosure () -> String?,
+        deadline: CallDeadline
+    ) -> Duration? {
+        guard finishTry(outcome, request: request) else { return nil }
+        if let wait = delay(retryAfter: retryAfter(), deadline: deadline) { return wait }
+        abandonRetry()
+        return nil
+    }
+
     /// Starts / ends waiting for a connection, for `maxPendingRequests`.
     public func beginPending() throws(GatewayError) {
         guard service.beginPending() else {
