@@ -45,6 +45,8 @@ final class FaultyUpstream: Sendable {
         var healthy = true
         var port = 0
         var listener: (any Channel)?
+        /// Holds the port between `refuse()` and `resume()`, so no other test takes it.
+        var reserved: ReservedPort?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var requestCount = 0
         var healthCheckCount = 0
@@ -115,6 +117,7 @@ final class FaultyUpstream: Sendable {
         }
         var failure: (any Error)?
         do { try await listener?.close() } catch { failure = error }
+        if listener != nil, let reserved = try? ReservedPort(port: port) { state.withLock { $0.reserved = reserved } }
         if closingConnections {
             for connection in state.withLock({ Array($0.connections.values) }) {
                 try? await Self.closeSocket(connection, reset: false).get()
@@ -126,6 +129,10 @@ final class FaultyUpstream: Sendable {
     /// Listens again on the same port after `refuse()`.
     func resume() async throws {
         guard state.withLock({ $0.listener == nil }) else { return }
+        state.withLock { state in
+            state.reserved?.release()
+            state.reserved = nil
+        }
         try await listen(port: port)
     }
 
