@@ -35,9 +35,32 @@ public enum WebSocketGateway {
         let runtime = WebSocketRuntime(
             config: config, routes: WebSocketRoutes(routes: config.routes), selector: selector,
             authenticator: env.authenticator, caller: IntegrationCaller(client: env.client, logger: env.logger),
-            registry: registry, channels: ChannelHub(), bus: bus, metrics: metrics, callback: callback,
+            registry: registry, channels: ChannelHub(relayed: bus != nil), bus: bus, metrics: metrics, callback: callback,
             accessLog: env.config.observability.accessLog, logger: env.logger)
-        bus?.describe.withLock { $0 = { ManagementAPI.descriptionJSON($0, runtime: runtime) } }
+        if let bus {
+            bus.describe.withLock { $0 = { ManagementAPI.descriptionJSON($0, runtime: runtime) } }
+            let shared = RedisChannels(bus: bus, hub: runtime.channels)
+            bus.channelMessage.withLock { $0 = { shared.received($0) } }
+            bus.channelCommand.withLock {
+                $0 = { connection, name, subscribe in
+                    guard let policy = config.channelPolicy(for: name) else { return }
+                    if subscribe {
+                        do {
+                            _ = try await runtime.subscribe(
+                                connection, to: name, policy: policy, since: nil, correlationID: nil)
+                        } catch {
+                            env.logger.warning(
+                                "a service's subscription failed",
+                                metadata: ["channel": "\(name)", "error": "\(error)"])
+                        }
+                    } else if await runtime.unsubscribe(connection, from: name) {
+                        runtime.deliver(
+                            ChannelMessages.unsubscribed(channel: name, correlationID: nil), to: connection,
+                            route: "@channels")
+                    }
+                }
+            }
+        }
 
         // Upgrade requests: the handshake (auth, $connect), then the connection's session.
         let upgradeRouter = Router(context: WebSocketGatewayContext.self)
@@ -97,14 +120,14 @@ public enum WebSocketGateway {
             logger: env.logger)
         return GatewayComponents(
             // Shut down in reverse order: the drain first (close 1001, wait for the connections), while
-            // the sweeper still enforces close timeouts; the listener last.
-            services: [
-                app,
+            // the sweeper still enforces close timeouts and the bus still takes the connections' leaving;
+            // the listener last.
+            services: [app] + (bus.map { [$0] } ?? []) + [
                 ConnectionSweeper(
                     registry: runtime.registry, config: config, closeTimeout: WebSocketRuntime.closeTimeout,
                     interval: .seconds(1)),
                 ConnectionDrainService(registry: runtime.registry, logger: env.logger),
-            ] + (bus.map { [$0] } ?? []),
+            ],
             routes: routeInfo(config))
     }
 

@@ -2,8 +2,9 @@
 // has an id, subscribes to `portico:ws:replica:<id>` and executes the management commands published
 // there (push a message, close) for the connections it holds; it keeps a description of each of
 // them under `portico:ws:connection:<connectionId>` (owner replica and the GET answer), refreshed every
-// 30 s with a 90 s expiry, so a replica that dies leaves nothing behind for long. Without a bus the
-// gateway is one replica and nothing here runs.
+// 30 s with a 90 s expiry, so a replica that dies leaves nothing behind for long, and refreshes
+// `portico:ws:replica:<id>:alive` the same way. Channel traffic (`RedisChannels`) arrives on
+// `portico:ws:channels`. Without a bus the gateway is one replica and nothing here runs.
 import Foundation
 import GatewayCore
 import Logging
@@ -22,6 +23,10 @@ final class ReplicaBus: Service, Sendable {
     private let subscriber = Mutex<RedisSubscriber?>(nil)
     /// Builds the GET description of a local connection (set by the gateway once its runtime exists).
     let describe = Mutex<(@Sendable (ClientConnection) -> String)?>(nil)
+    /// Receives what is published on `RedisChannels.busChannel` (set by the gateway).
+    let channelMessage = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Subscribes (`true`) or unsubscribes a local connection on a service's behalf (set by the gateway).
+    let channelCommand = Mutex<(@Sendable (ClientConnection, String, Bool) async -> Void)?>(nil)
 
     static let refreshInterval: Duration = .seconds(30)
     static let expiry: Duration = .seconds(90)
@@ -36,25 +41,48 @@ final class ReplicaBus: Service, Sendable {
 
     static func key(_ connectionID: String) -> String { "portico:ws:connection:\(connectionID)" }
     var channel: String { "portico:ws:replica:\(replicaID)" }
+    static func aliveKey(_ replicaID: String) -> String { "portico:ws:replica:\(replicaID):alive" }
+
+    /// The command connection, once started.
+    var redis: RedisConnection? { connection.withLock { $0 } }
+
+    /// Whether `replica` refreshed its alive key lately.
+    func isAlive(_ replica: String) async throws -> Bool {
+        guard let redis else { return false }
+        return try await redis.send(["EXISTS", Self.aliveKey(replica)]).int == 1
+    }
+
+    private func refreshAlive() async {
+        _ = try? await redis?.set(Self.aliveKey(replicaID), to: "1", expiry: Self.expiry)
+    }
 
     /// Connects to Redis and subscribes to this replica's command channel; call before serving.
     func start() async throws {
         let commands = try await RedisConnection.connect(to: url)
         let subscriber = try await RedisSubscriber.connect(to: url)
-        try await subscriber.subscribe(channels: [channel])
+        try await subscriber.subscribe(channels: [channel, RedisChannels.busChannel])
         connection.withLock { $0 = commands }
         self.subscriber.withLock { $0 = subscriber }
+        await refreshAlive()
     }
 
     func run() async throws {
         guard let subscriber = subscriber.withLock({ $0 }) else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await message in subscriber.messages { self.execute(message.string) }
+                let channels = self.channelMessage.withLock { $0 }
+                for await message in subscriber.messages {
+                    if message.channel == RedisChannels.busChannel {
+                        channels?(message.string)
+                    } else {
+                        self.execute(message.string)
+                    }
+                }
             }
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: Self.refreshInterval) } catch { return }
+                    await self.refreshAlive()
                     for local in self.registry.all { await self.register(local) }
                 }
             }
@@ -62,6 +90,7 @@ final class ReplicaBus: Service, Sendable {
             group.cancelAll()
         }
         await subscriber.close()
+        _ = try? await redis?.del(Self.aliveKey(replicaID))
         await connection.withLock { $0 }?.close()
     }
 
@@ -124,6 +153,11 @@ final class ReplicaBus: Service, Sendable {
             }
         case .close:
             local.close(code: command.code ?? 1000, reason: command.reason ?? "", drain: true)
+        case .subscribe, .unsubscribe:
+            guard let name = command.channel, let handler = channelCommand.withLock({ $0 }) else { return }
+            let subscribe = command.op == .subscribe
+            // Off the message loop: the subscription makes its own Redis round trip.
+            Task { await handler(local, name, subscribe) }
         }
     }
 }
@@ -133,6 +167,8 @@ struct BusCommand: Codable, Sendable {
     enum Op: String, Codable, Sendable {
         case push
         case close
+        case subscribe
+        case unsubscribe
     }
     var op: Op
     var connectionId: String
@@ -141,4 +177,6 @@ struct BusCommand: Codable, Sendable {
     var binary: String?
     var code: UInt16?
     var reason: String?
+    /// The channel of `subscribe` and `unsubscribe`.
+    var channel: String?
 }

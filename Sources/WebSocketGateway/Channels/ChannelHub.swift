@@ -4,6 +4,8 @@
 // channel's publications in offset order, and a subscriber recovering from an offset gets the missed
 // ones and then the live ones with no gap. The epoch is new whenever a channel's history starts over
 // (here: when the channel is created on this replica); offsets from another epoch cannot be recovered.
+// With a Redis bus the hub only holds this replica's subscribers: offsets, history, epochs and presence
+// live in Redis (`RedisChannels`), and publications arrive through `relay` (ChannelHub+Relay.swift).
 import Foundation
 import GatewayCore
 import Synchronization
@@ -18,10 +20,34 @@ final class ChannelHub: Sendable {
         static func == (a: Publication, b: Publication) -> Bool { a.offset == b.offset && a.data == b.data }
     }
 
-    struct Member: Sendable {
+    /// A subscriber as presence lists show it (it may be held by another replica).
+    struct Member: Sendable, Equatable {
+        let connectionID: String
+        let subject: String?
+
+        init(connectionID: String, subject: String?) {
+            self.connectionID = connectionID
+            self.subject = subject
+        }
+
+        init(connection: ClientConnection) {
+            self.init(connectionID: connection.id, subject: connection.accepted.identity?.subject)
+        }
+    }
+
+    /// A subscriber on this replica. While its subscription is being set up in Redis, what arrives for
+    /// it waits in `pending` (publications with their offset and epoch, or other messages).
+    struct LocalMember {
         let connection: ClientConnection
+        var pending: [Relayed]?
         var connectionID: String { connection.id }
-        var subject: String? { connection.accepted.identity?.subject }
+        var member: Member { Member(connection: connection) }
+    }
+
+    /// A message relayed from the bus to this replica's subscribers.
+    enum Relayed: Sendable {
+        case publication(offset: UInt64, epoch: String, message: OutboundMessage)
+        case event(OutboundMessage)
     }
 
     /// Where a client wants to resume: the last offset it saw, in that epoch.
@@ -45,10 +71,10 @@ final class ChannelHub: Sendable {
         var recovery: Recovery
     }
 
-    private struct Channel {
+    struct Channel {
         let epoch: String
         let policy: WebSocketChannelConfig
-        var members: [String: Member] = [:]
+        var members: [String: LocalMember] = [:]
         var history: [Publication] = []
         var lastOffset: UInt64 = 0
 
@@ -62,13 +88,17 @@ final class ChannelHub: Sendable {
         }
     }
 
-    private struct State {
+    struct State {
         var channels: [String: Channel] = [:]
         /// The channels each connection is subscribed to (for its disconnect).
         var byConnection: [String: Set<String>] = [:]
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
+    /// Whether another component (Redis) keeps offsets, history and presence: the hub then only delivers.
+    let relayed: Bool
+
+    init(relayed: Bool = false) { self.relayed = relayed }
 
     /// Subscribes `connection` (idempotent), computes its recovery from `since`, then queues
     /// `reply(subscription)` for it and a join event for the others (when the channel has presence),
@@ -81,23 +111,10 @@ final class ChannelHub: Sendable {
             var channel = state.channels[name] ?? Channel(epoch: Self.newEpoch(), policy: policy)
             channel.dropExpired(now: now)
             let position = Position(offset: channel.lastOffset, epoch: channel.epoch)
-            let recovery: Recovery
-            if let since {
-                if since.epoch != channel.epoch || since.offset > channel.lastOffset {
-                    recovery = .impossible
-                } else if since.offset == channel.lastOffset {
-                    recovery = .recovered([])
-                } else if let first = channel.history.first, first.offset <= since.offset + 1 {
-                    recovery = .recovered(channel.history.filter { $0.offset > since.offset })
-                } else {
-                    recovery = .impossible
-                }
-            } else {
-                recovery = .none
-            }
+            let recovery = Self.recovery(since: since, position: position, history: channel.history)
             let subscription = Subscription(position: position, recovery: recovery)
             let isNew = channel.members[connection.id] == nil
-            channel.members[connection.id] = Member(connection: connection)
+            channel.members[connection.id] = LocalMember(connection: connection, pending: nil)
             state.byConnection[connection.id, default: []].insert(name)
             if let message = reply(subscription) { _ = connection.send(message) }
             if isNew && channel.policy.presence {
@@ -111,22 +128,34 @@ final class ChannelHub: Sendable {
         }
     }
 
+    /// What a client resuming from `since` gets, given the channel's `position` and the `history` kept.
+    static func recovery(since: Position?, position: Position, history: [Publication]) -> Recovery {
+        guard let since else { return .none }
+        if since.epoch != position.epoch || since.offset > position.offset { return .impossible }
+        if since.offset == position.offset { return .recovered([]) }
+        if let first = history.first, first.offset <= since.offset + 1 {
+            return .recovered(history.filter { $0.offset > since.offset })
+        }
+        return .impossible
+    }
+
     /// Removes `connectionID` from `name`; false when it was not subscribed.
     @discardableResult
     func unsubscribe(_ connectionID: String, from name: String) -> Bool {
         state.withLock { state in
             state.byConnection[connectionID]?.remove(name)
             if state.byConnection[connectionID]?.isEmpty == true { state.byConnection[connectionID] = nil }
-            return Self.leave(&state, connectionID: connectionID, channel: name)
+            return Self.leave(&state, connectionID: connectionID, channel: name, relayed: relayed)
         }
     }
 
-    /// Removes a connection that has gone from all its channels.
-    func removeConnection(_ connectionID: String) {
+    /// Removes a connection that has gone from all its channels; returns those channels.
+    @discardableResult
+    func removeConnection(_ connectionID: String) -> [String] {
         state.withLock { state in
-            for name in state.byConnection.removeValue(forKey: connectionID) ?? [] {
-                Self.leave(&state, connectionID: connectionID, channel: name)
-            }
+            let names = state.byConnection.removeValue(forKey: connectionID) ?? []
+            for name in names { Self.leave(&state, connectionID: connectionID, channel: name, relayed: relayed) }
+            return names.sorted()
         }
     }
 
@@ -158,10 +187,10 @@ final class ChannelHub: Sendable {
         }
     }
 
-    /// The subscribers of `name` (empty when the channel has none).
+    /// The subscribers of `name` on this replica (empty when the channel has none).
     func members(of name: String) -> [Member] {
         state.withLock { state in
-            (state.channels[name]?.members.values).map { Array($0) }?.sorted { $0.connectionID < $1.connectionID } ?? []
+            (state.channels[name]?.members.values.map(\.member) ?? []).sorted { $0.connectionID < $1.connectionID }
         }
     }
 
@@ -171,11 +200,12 @@ final class ChannelHub: Sendable {
     }
 
     @discardableResult
-    private static func leave(_ state: inout State, connectionID: String, channel name: String) -> Bool {
+    private static func leave(_ state: inout State, connectionID: String, channel name: String, relayed: Bool) -> Bool {
         guard var channel = state.channels[name], let member = channel.members.removeValue(forKey: connectionID)
         else { return false }
-        if channel.policy.presence {
-            let event = ChannelMessages.presenceEvent(.leave, channel: name, member: member)
+        // With a bus, leave events come back through it to every replica's subscribers.
+        if channel.policy.presence && !relayed {
+            let event = ChannelMessages.presenceEvent(.leave, channel: name, member: member.member)
             for other in channel.members.values { _ = other.connection.send(event) }
         }
         state.channels[name] = channel.members.isEmpty && channel.history.isEmpty ? nil : channel

@@ -9,10 +9,10 @@ extension WebSocketRuntime {
     /// Handles the channel operation `key` of `text`, answering on `connection`.
     func handleChannelOperation(
         _ key: String, text: String, correlationID: String?, messageID: String, on connection: ClientConnection
-    ) {
+    ) async {
         let reply: OutboundMessage?
         do throws(GatewayError) {
-            reply = try channelOperation(key, text: text, correlationID: correlationID, on: connection)
+            reply = try await channelOperation(key, text: text, correlationID: correlationID, on: connection)
         } catch {
             reply = ClientMessages.error(error, routeKey: key, messageID: messageID, correlationID: correlationID)
         }
@@ -21,7 +21,7 @@ extension WebSocketRuntime {
 
     private func channelOperation(
         _ key: String, text: String, correlationID: String?, on connection: ClientConnection
-    ) throws(GatewayError) -> OutboundMessage? {
+    ) async throws(GatewayError) -> OutboundMessage? {
         guard let value = JSONValue.parse(text.utf8), let name = value["channel"]?.stringValue else {
             throw GatewayError(.badRequest, "\(key) needs a \"channel\"")
         }
@@ -43,25 +43,18 @@ extension WebSocketRuntime {
                 throw GatewayError(.permissionDenied, "subscribing to '\(name)' needs scopes \(policy.scopes)")
             }
             let since = try Self.position(value["since"])
-            let subscription = channels.subscribe(connection, to: name, policy: policy, since: since) {
-                ChannelMessages.subscribed($0, channel: name, correlationID: correlationID)
-            }
-            switch subscription.recovery {
-            case .none: break
-            case .recovered: metrics.recovery(succeeded: true)
-            case .impossible: metrics.recovery(succeeded: false)
-            }
+            _ = try await subscribe(connection, to: name, policy: policy, since: since, correlationID: correlationID)
             // The answer was queued by the hub, ahead of any later publication.
             return nil
         case "$unsubscribe":
-            channels.unsubscribe(connection.id, from: name)
+            _ = await unsubscribe(connection, from: name)
             return ChannelMessages.unsubscribed(channel: name, correlationID: correlationID)
         case "$publish":
             guard policy.publish == .client, allowedByScopes else {
                 throw GatewayError(.permissionDenied, "clients cannot publish to '\(name)'")
             }
             guard let data = value["data"] else { throw GatewayError(.badRequest, "$publish needs \"data\"") }
-            let position = channels.publish(data.jsonText, to: name, policy: policy)
+            let position = try await publish(data.jsonText, to: name, policy: policy)
             return ChannelMessages.published(channel: name, position: position, correlationID: correlationID)
         default:  // $presence
             guard policy.presence else { throw GatewayError(.badRequest, "presence is off for '\(name)'") }
@@ -70,7 +63,7 @@ extension WebSocketRuntime {
                 throw GatewayError(.permissionDenied, "the presence of '\(name)' is for its subscribers")
             }
             return ChannelMessages.presence(
-                channel: name, members: channels.members(of: name), correlationID: correlationID)
+                channel: name, members: try await members(of: name), correlationID: correlationID)
         }
     }
 

@@ -37,7 +37,7 @@ extension WebSocketRuntime {
             connection.finishOutbound()
             group.cancelAll()
         }
-        channels.removeConnection(connection.id)
+        await leaveAllChannels(connection)
         let close = Self.closeOutcome(observed: closeRecord.observed, requested: connection.closeRequest)
         await callDisconnect(connection, close: close)
         registry.remove(connection.id)

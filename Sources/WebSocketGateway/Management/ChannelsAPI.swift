@@ -2,7 +2,9 @@
 // `POST /channels/{channel}/messages` publishes its body (JSON as it is, other text as a JSON string),
 // `GET /channels/{channel}/presence` lists the subscribers (channels with `presence`), and
 // `POST|DELETE /@connections/{connectionId}/channels/{channel}` subscribes or unsubscribes a connection
-// on the service's behalf (the only way for channels with `subscribe: backend`).
+// on the service's behalf (the only way for channels with `subscribe: backend`). With a Redis bus all of
+// this spans replicas: publications reach every replica's subscribers, presence lists them all, and a
+// connection held by another replica is subscribed through it.
 import Foundation
 import GatewayCore
 import GatewayHTTP
@@ -23,23 +25,25 @@ struct ChannelsAPI: Sendable {
         channels.get("{channel}/presence") { _, context in
             let (name, policy) = try channel(context)
             guard policy.presence else { throw GatewayError(.badRequest, "presence is off for '\(name)'") }
+            let members = try await runtime.members(of: name)
             return json(
-                "{\"channel\":\(JSONString.quote(name)),\"members\":"
-                    + ChannelMessages.membersJSON(runtime.channels.members(of: name)) + "}")
+                "{\"channel\":\(JSONString.quote(name)),\"members\":" + ChannelMessages.membersJSON(members) + "}")
         }
         let connections = router.group(RouterPath(ManagementAPI.path)).add(middleware: auth)
         connections.post("{connectionId}/channels/{channel}") { request, context in
             let (name, policy) = try channel(context)
-            guard let connection = connection(context) else { return gone(request, context) }
-            _ = runtime.channels.subscribe(connection, to: name, policy: policy, since: nil) {
-                ChannelMessages.subscribed($0, channel: name, correlationID: nil)
+            guard let connection = connection(context) else {
+                return try await forward(.subscribe, channel: name, request, context)
             }
+            _ = try await runtime.subscribe(connection, to: name, policy: policy, since: nil, correlationID: nil)
             return Response(status: .noContent)
         }
         connections.delete("{connectionId}/channels/{channel}") { request, context in
             let (name, _) = try channel(context)
-            guard let connection = connection(context) else { return gone(request, context) }
-            if runtime.channels.unsubscribe(connection.id, from: name) {
+            guard let connection = connection(context) else {
+                return try await forward(.unsubscribe, channel: name, request, context)
+            }
+            if await runtime.unsubscribe(connection, from: name) {
                 runtime.deliver(
                     ChannelMessages.unsubscribed(channel: name, correlationID: nil), to: connection, route: "@channels")
             }
@@ -54,7 +58,7 @@ struct ChannelsAPI: Sendable {
         guard let text = String(validating: body.readableBytesView, as: UTF8.self) else {
             throw GatewayError(.badRequest, "the body must be UTF-8 text or JSON")
         }
-        let position = runtime.channels.publish(ChannelMessages.dataJSON(text), to: name, policy: policy)
+        let position = try await runtime.publish(ChannelMessages.dataJSON(text), to: name, policy: policy)
         return json(
             "{\"channel\":\(JSONString.quote(name)),\"offset\":\(position.offset),"
                 + "\"epoch\":\(JSONString.quote(position.epoch))}")
@@ -73,6 +77,16 @@ struct ChannelsAPI: Sendable {
 
     private func connection(_ context: GatewayRequestContext) -> ClientConnection? {
         runtime.registry.connection(context.parameters.get("connectionId") ?? "")
+    }
+
+    /// The (un)subscription of a connection another replica holds, through the bus; 410 when no replica does.
+    private func forward(
+        _ op: BusCommand.Op, channel name: String, _ request: Request, _ context: GatewayRequestContext
+    ) async throws -> Response {
+        let management = ManagementAPI(runtime: runtime)
+        guard let remote = try await management.remote(request, context: context) else { return gone(request, context) }
+        return try await management.forward(
+            BusCommand(op: op, connectionId: remote.id, channel: name), to: remote, request: request, context: context)
     }
 
     /// 410, as for `/@connections/{id}`: no open connection with that id (on this replica).

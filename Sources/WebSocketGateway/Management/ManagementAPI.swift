@@ -91,7 +91,7 @@ struct ManagementAPI: Sendable {
     }
 
     /// The connection named in the request when another replica holds it (nil: here, or no bus).
-    private func remote(_ request: Request, context: GatewayRequestContext) async throws
+    func remote(_ request: Request, context: GatewayRequestContext) async throws
         -> (id: String, replica: String, description: String)?
     {
         let id = context.parameters.get("connectionId") ?? ""
@@ -101,7 +101,7 @@ struct ManagementAPI: Sendable {
     }
 
     /// Sends `command` to the replica holding the connection: 204, or 410 when that replica is gone.
-    private func forward(
+    func forward(
         _ command: BusCommand, to remote: (id: String, replica: String, description: String), request: Request,
         context: GatewayRequestContext
     ) async throws -> Response {

@@ -37,7 +37,7 @@ extension WebSocketRuntime {
             case .text(let text) = message
         {
             metrics.messageIn(route: key)
-            handleChannelOperation(
+            await handleChannelOperation(
                 key, text: text, correlationID: inspection.correlationID, messageID: messageID, on: connection)
             return
         }

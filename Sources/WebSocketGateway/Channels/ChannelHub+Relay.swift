@@ -1,0 +1,79 @@
+// The hub's side of channels shared by replicas through a bus: this replica's subscribers get the
+// publications and presence events relayed from Redis. A subscription is set up in two steps around
+// the Redis call that reads the channel's position and history: from `beginSubscription` on, what
+// arrives for the subscriber is kept back; `completeSubscription` sends the answer (with recovered
+// publications), then what was kept back minus what the answer already covered. So the subscriber
+// sees every publication once, in offset order, whichever of Redis's answer and its pub/sub message
+// comes first.
+import GatewayCore
+
+extension ChannelHub.Relayed {
+    var message: OutboundMessage {
+        switch self {
+        case .publication(_, _, let message), .event(let message): message
+        }
+    }
+}
+
+extension ChannelHub {
+    /// At most this many messages are kept back for one subscription being set up; beyond that the
+    /// connection is a slow consumer (Redis answers in well under a millisecond on a healthy bus).
+    static let maxPending = 4096
+
+    /// Adds `connection` to `name` (idempotent) and keeps back what arrives for it until
+    /// `completeSubscription`. True when it was not subscribed before.
+    @discardableResult
+    func beginSubscription(_ connection: ClientConnection, to name: String, policy: WebSocketChannelConfig) -> Bool {
+        state.withLock { state in
+            var channel = state.channels[name] ?? Channel(epoch: "", policy: policy)
+            let isNew = channel.members[connection.id] == nil
+            var member = channel.members[connection.id] ?? LocalMember(connection: connection, pending: nil)
+            if member.pending == nil { member.pending = [] }
+            channel.members[connection.id] = member
+            state.byConnection[connection.id, default: []].insert(name)
+            state.channels[name] = channel
+            return isNew
+        }
+    }
+
+    /// Sends `reply`, then what was kept back for the subscriber except the publications of `epoch` up to
+    /// `offset` (the position it subscribed at, which the reply covers), and delivers live from then on.
+    func completeSubscription(
+        _ connectionID: String, to name: String, reply: OutboundMessage?, epoch: String, upTo offset: UInt64
+    ) {
+        state.withLock { state in
+            guard let member = state.channels[name]?.members[connectionID] else { return }
+            if let reply { _ = member.connection.send(reply) }
+            for item in member.pending ?? [] {
+                if case .publication(let itemOffset, let itemEpoch, _) = item, itemEpoch == epoch, itemOffset <= offset {
+                    continue
+                }
+                _ = member.connection.send(item.message)
+            }
+            state.channels[name]?.members[connectionID]?.pending = nil
+        }
+    }
+
+    /// A publication or presence event from the bus, for this replica's subscribers of `name` other than
+    /// `exceptID` (the subject of a join or leave event does not get its own event).
+    func relay(_ item: Relayed, to name: String, except exceptID: String? = nil) {
+        state.withLock { state in
+            guard let channel = state.channels[name] else { return }
+            var overflowing: [ClientConnection] = []
+            for (id, member) in channel.members where id != exceptID {
+                if let pending = member.pending {
+                    if pending.count >= Self.maxPending {
+                        overflowing.append(member.connection)
+                    } else {
+                        state.channels[name]?.members[id]?.pending?.append(item)
+                    }
+                } else {
+                    _ = member.connection.send(item.message)
+                }
+            }
+            for connection in overflowing {
+                connection.close(code: 1008, reason: "slow consumer", drain: false)
+            }
+        }
+    }
+}
