@@ -35,7 +35,8 @@ public enum WebSocketGateway {
         let runtime = WebSocketRuntime(
             config: config, routes: WebSocketRoutes(routes: config.routes), selector: selector,
             authenticator: env.authenticator, caller: IntegrationCaller(client: env.client, logger: env.logger),
-            registry: registry, channels: ChannelHub(relayed: bus != nil), bus: bus, metrics: metrics, callback: callback,
+            registry: registry, channels: ChannelHub(relayed: bus != nil), bus: bus, metrics: metrics,
+            callback: callback,
             accessLog: env.config.observability.accessLog, logger: env.logger)
         if let bus {
             bus.describe.withLock { $0 = { ManagementAPI.descriptionJSON($0, runtime: runtime) } }

@@ -139,7 +139,9 @@ struct RedisChannels: Sendable {
         let history = entries.compactMap { entry -> ChannelHub.Publication? in
             guard let text = entry.string else { return nil }
             let parts = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let offset = UInt64(parts[0]), let at = Int(parts[1]), at >= oldest else { return nil }
+            guard parts.count == 3, let offset = UInt64(parts[0]), let at = Int(parts[1]), at >= oldest else {
+                return nil
+            }
             return ChannelHub.Publication(offset: offset, data: String(parts[2]), at: .now)
         }
         let subscription = ChannelHub.Subscription(

@@ -45,7 +45,8 @@ extension ChannelHub {
             guard let member = state.channels[name]?.members[connectionID] else { return }
             if let reply { _ = member.connection.send(reply) }
             for item in member.pending ?? [] {
-                if case .publication(let itemOffset, let itemEpoch, _) = item, itemEpoch == epoch, itemOffset <= offset {
+                if case .publication(let itemOffset, let itemEpoch, _) = item, itemEpoch == epoch, itemOffset <= offset
+                {
                     continue
                 }
                 _ = member.connection.send(item.message)

@@ -109,7 +109,9 @@ struct HTTP2ConnectionPoolTests {
     /// The `grpc-status` of the trailers among `frames`, if the stream ended with trailers.
     static func grpcStatus(_ frames: [HTTP2Frame.FramePayload]) -> String? {
         for frame in frames {
-            if case .headers(let headers) = frame, headers.endStream { return headers.headers.first(name: "grpc-status") }
+            if case .headers(let headers) = frame, headers.endStream {
+                return headers.headers.first(name: "grpc-status")
+            }
         }
         return nil
     }

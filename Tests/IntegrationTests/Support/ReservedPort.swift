@@ -1,11 +1,12 @@
+import Synchronization
+
 // A loopback TCP port held by a socket that is bound but never listens: connects to it are refused, and no other
 // test running in parallel can take the port while it is held.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Synchronization
 
 final class ReservedPort: Sendable {
     let port: Int
@@ -14,9 +15,9 @@ final class ReservedPort: Sendable {
     /// Holds `port` on 127.0.0.1 (0: any free port).
     init(port: Int = 0) throws {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw HarnessError(description: "socket() failed") }
         var yes: Int32 = 1

@@ -44,7 +44,9 @@ final class TCPRelay: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { client in
-                guard let port = target.port.withLock({ $0 }) else { return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                guard let port = target.port.withLock({ $0 }) else {
+                    return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
                 return ClientBootstrap(group: client.eventLoop)
                     .channelInitializer { upstream in upstream.pipeline.addHandler(Pipe(partner: client)) }
                     .connect(host: "127.0.0.1", port: port)
