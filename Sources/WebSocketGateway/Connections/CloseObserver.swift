@@ -49,18 +49,27 @@ final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
         self.record = record
     }
 
-    /// Adds an observer right after the frame decoder (and its protocol error handler) of `channel`.
+    /// Adds an observer right after the frame decoder (and its protocol error handler) of `channel`,
+    /// unless `CloseFrameObserverInstaller` already did.
     static func install(on channel: any Channel, record: CloseRecord) async {
         try? await channel.eventLoop.submit {
-            let operations = channel.pipeline.syncOperations
-            let observer = CloseFrameObserver(record: record)
-            if let errorHandler = try? operations.handler(type: WebSocketProtocolErrorHandler.self) {
-                try operations.addHandler(observer, position: .after(errorHandler))
-            } else {
-                let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-                try operations.addHandler(observer, position: .after(decoder))
-            }
+            try install(on: channel.pipeline.syncOperations, record: record)
         }.get()
+    }
+
+    /// The same, on the event loop; false when the pipeline has no frame decoder yet.
+    @discardableResult
+    static func install(on operations: ChannelPipeline.SynchronousOperations, record: CloseRecord) throws -> Bool {
+        if (try? operations.handler(type: CloseFrameObserver.self)) != nil { return true }
+        let observer = CloseFrameObserver(record: record)
+        if let errorHandler = try? operations.handler(type: WebSocketProtocolErrorHandler.self) {
+            try operations.addHandler(observer, position: .after(errorHandler))
+        } else if let decoder = try? operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self) {
+            try operations.addHandler(observer, position: .after(decoder))
+        } else {
+            return false
+        }
+        return true
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -112,5 +121,26 @@ final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         context.fireErrorCaught(error)
+    }
+}
+
+/// Put into the HTTP/1 pipeline by the handshake, so the frame check is in place before the first frame:
+/// on the first read after the upgrade (NIO's frame decoder is then in the pipeline, after this handler)
+/// it adds a `CloseFrameObserver` after the decoder, passes the bytes on, and removes itself. Installing
+/// the observer from the connection's task instead left a few milliseconds after the 101 in which
+/// frames went by unchecked.
+final class CloseFrameObserverInstaller: ChannelInboundHandler, RemovableChannelHandler {
+    /// Never unwrapped: whatever is read is passed on as it is.
+    typealias InboundIn = ByteBuffer
+
+    private let record: CloseRecord
+
+    init(record: CloseRecord) { self.record = record }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let operations = context.pipeline.syncOperations
+        let installed = (try? CloseFrameObserver.install(on: operations, record: record)) ?? false
+        context.fireChannelRead(data)
+        if installed { operations.removeHandler(context: context, promise: nil) }
     }
 }

@@ -19,7 +19,8 @@ extension WebSocketRuntime {
             return
         }
         let channel = context.requestContext.channel
-        let closeRecord = CloseRecord()
+        let closeRecord = context.requestContext.closeRecord
+        // Usually in place already (CloseFrameObserverInstaller); not when no byte came after the 101.
         await CloseFrameObserver.install(on: channel, record: closeRecord)
         let queue = config.outboundQueue
         let connection = ClientConnection(

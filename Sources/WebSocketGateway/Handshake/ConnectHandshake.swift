@@ -17,6 +17,16 @@ extension WebSocketRuntime {
         if let origin = request.headers[.origin], !config.allows(origin: origin) {
             throw GatewayError(.permissionDenied, "connections from pages at \(origin) are not allowed")
         }
+        if config.compression.enabled,
+            let repeated = Self.repeatedDeflateParameter(request.headers[values: .secWebSocketExtensions])
+        {
+            // RFC 7692 §7 says to decline such an offer; swift-websocket reads offers into a dictionary, where
+            // the repetition is lost, so the offer cannot be told apart from a valid one there. Refusing
+            // with the reason is the clear alternative to accepting an invalid offer.
+            throw GatewayError(
+                .badRequest,
+                "Sec-WebSocket-Extensions: the permessage-deflate offer repeats '\(repeated)' (RFC 7692 §7)")
+        }
         let offered = Self.offeredSubprotocols(request.headers[.secWebSocketProtocol])
         let negotiated = try Self.negotiate(offered: offered, supported: config.subprotocols)
         let found = credentials(for: request, apiKeyHeader: authenticator.config.apiKeyHeader, allowQueryToken: true)
@@ -72,6 +82,8 @@ extension WebSocketRuntime {
             }
         }
         context.handshake.set(accepted)
+        // The frame check must see the first frame, which may follow the 101 at once.
+        try await context.channel.pipeline.addHandler(CloseFrameObserverInstaller(record: context.closeRecord))
         return .upgrade(headers)
     }
 
@@ -88,6 +100,21 @@ extension WebSocketRuntime {
     }
 
     /// The protocols of a `Sec-WebSocket-Protocol` request header.
+    /// The first parameter repeated within one `permessage-deflate` offer of the `Sec-WebSocket-Extensions`
+    /// header lines, if any.
+    static func repeatedDeflateParameter(_ lines: [String]) -> String? {
+        for offer in lines.flatMap({ $0.split(separator: ",") }) {
+            let parts = offer.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parts.first == "permessage-deflate" else { continue }
+            var seen: Set<String> = []
+            for parameter in parts.dropFirst() {
+                let name = String(parameter.prefix { $0 != "=" }).trimmingCharacters(in: .whitespaces)
+                if !seen.insert(name).inserted { return name }
+            }
+        }
+        return nil
+    }
+
     static func offeredSubprotocols(_ header: String?) -> [String] {
         guard let header else { return [] }
         return header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -17,6 +17,8 @@ struct WebSocketGatewayContext: WebSocketRequestContext, GatewayRequestContextPr
     let channel: any Channel
     /// Filled by the handshake, read by the connection handler.
     let handshake: HandshakeBox
+    /// How the connection closed, as its `CloseFrameObserver` saw it.
+    let closeRecord: CloseRecord
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -24,6 +26,7 @@ struct WebSocketGatewayContext: WebSocketRequestContext, GatewayRequestContextPr
         webSocket = .init()
         channel = source.channel
         handshake = HandshakeBox()
+        closeRecord = CloseRecord()
     }
 
     /// Upgrade requests carry no body.
