@@ -42,6 +42,7 @@ public enum WebSocketGateway {
             bus.describe.withLock { $0 = { ManagementAPI.descriptionJSON($0, runtime: runtime) } }
             let shared = RedisChannels(bus: bus, hub: runtime.channels)
             bus.channelMessage.withLock { $0 = { shared.received($0) } }
+            bus.periodic.withLock { $0 = { await shared.refresh(policy: config.channelPolicy(for:)) } }
             bus.channelCommand.withLock {
                 $0 = { connection, name, subscribe in
                     guard let policy = config.channelPolicy(for: name) else { return }

@@ -68,9 +68,8 @@ struct RedisChannels: Sendable {
         return 0
         """
 
-    private func redis() throws(GatewayError) -> RedisConnection {
-        guard let redis = bus.redis else { throw GatewayError(.unavailable, "the replica bus is not connected") }
-        return redis
+    private func redis() async throws(GatewayError) -> RedisConnection {
+        do { return try await bus.commands() } catch { throw Self.unavailable(error) }
     }
 
     private static func unavailable(_ error: any Error) -> GatewayError {
@@ -89,7 +88,7 @@ struct RedisChannels: Sendable {
     func publish(_ data: String, to name: String, policy: WebSocketChannelConfig) async throws(GatewayError)
         -> ChannelHub.Position
     {
-        let redis = try redis()
+        let redis = try await redis()
         let reply: RESPValue
         do {
             reply = try await redis.evalCached(
@@ -110,7 +109,7 @@ struct RedisChannels: Sendable {
         _ connection: ClientConnection, to name: String, policy: WebSocketChannelConfig, since: ChannelHub.Position?,
         reply: (ChannelHub.Subscription) -> OutboundMessage?
     ) async throws(GatewayError) -> ChannelHub.Subscription {
-        let redis = try redis()
+        let redis = try await redis()
         hub.beginSubscription(connection, to: name, policy: policy)
         let member = ChannelHub.Member(connection: connection)
         let answer: RESPValue
@@ -153,15 +152,14 @@ struct RedisChannels: Sendable {
 
     /// Takes `member` out of `name`'s presence, with a leave event for the others.
     func leave(_ member: ChannelHub.Member, channel name: String) async {
-        guard let redis = bus.redis else { return }
-        _ = try? await redis.evalCached(
+        _ = try? await bus.commands().evalCached(
             script: Self.leaveScript, keys: [Self.presenceKey(name)],
             args: [member.connectionID, Self.busChannel, Self.eventPayload(.leave, channel: name, member: member)])
     }
 
     /// Everyone subscribed to `name` on any live replica.
     func members(of name: String) async throws(GatewayError) -> [ChannelHub.Member] {
-        let redis = try redis()
+        let redis = try await redis()
         do {
             let entries = try await redis.hgetall(Self.presenceKey(name))
             var alive: [String: Bool] = [bus.replicaID: true]
@@ -184,6 +182,16 @@ struct RedisChannels: Sendable {
             return members.sorted { $0.connectionID < $1.connectionID }
         } catch {
             throw Self.unavailable(error)
+        }
+    }
+
+    /// Keeps the position of every channel with subscribers here from expiring while it is quiet (the
+    /// epoch would start over under them). Runs with the bus's periodic refresh.
+    func refresh(policy: (String) -> WebSocketChannelConfig?) async {
+        guard let redis = try? await bus.commands() else { return }
+        for name in hub.channelNames() {
+            guard let policy = policy(name) else { continue }
+            _ = try? await redis.send(["PEXPIRE", Self.metaKey(name), Self.metaTTL(policy)])
         }
     }
 

@@ -43,17 +43,30 @@ final class ReplicaBus: Service, Sendable {
     var channel: String { "portico:ws:replica:\(replicaID)" }
     static func aliveKey(_ replicaID: String) -> String { "portico:ws:replica:\(replicaID):alive" }
 
-    /// The command connection, once started.
-    var redis: RedisConnection? { connection.withLock { $0 } }
+    /// Runs every `refreshInterval` with the connection registrations (set by the gateway: channel upkeep).
+    let periodic = Mutex<(@Sendable () async -> Void)?>(nil)
+
+    /// The command connection, connected again when Redis went away (a restart, a dropped socket).
+    func commands() async throws -> RedisConnection {
+        if let current = connection.withLock({ $0 }), current.isConnected { return current }
+        let fresh = try await RedisConnection.connect(to: url)
+        let replaced = connection.withLock { stored -> RedisConnection? in
+            if let stored, stored.isConnected { return fresh }  // Another caller reconnected first.
+            let old = stored
+            stored = fresh
+            return old
+        }
+        if let replaced { await replaced.close() }
+        return connection.withLock { $0 } ?? fresh
+    }
 
     /// Whether `replica` refreshed its alive key lately.
     func isAlive(_ replica: String) async throws -> Bool {
-        guard let redis else { return false }
-        return try await redis.send(["EXISTS", Self.aliveKey(replica)]).int == 1
+        try await commands().send(["EXISTS", Self.aliveKey(replica)]).int == 1
     }
 
     private func refreshAlive() async {
-        _ = try? await redis?.set(Self.aliveKey(replicaID), to: "1", expiry: Self.expiry)
+        _ = try? await commands().set(Self.aliveKey(replicaID), to: "1", expiry: Self.expiry)
     }
 
     /// Connects to Redis and subscribes to this replica's command channel; call before serving.
@@ -84,22 +97,24 @@ final class ReplicaBus: Service, Sendable {
                     do { try await Task.sleep(for: Self.refreshInterval) } catch { return }
                     await self.refreshAlive()
                     for local in self.registry.all { await self.register(local) }
+                    await self.periodic.withLock({ $0 })?()
                 }
             }
             try? await gracefulShutdown()
             group.cancelAll()
         }
         await subscriber.close()
-        _ = try? await redis?.del(Self.aliveKey(replicaID))
+        _ = try? await connection.withLock({ $0 })?.del(Self.aliveKey(replicaID))
         await connection.withLock { $0 }?.close()
     }
 
     // MARK: this replica's connections
 
     func register(_ local: ClientConnection) async {
-        guard let redis = connection.withLock({ $0 }), let describe = describe.withLock({ $0 }) else { return }
+        guard let describe = describe.withLock({ $0 }) else { return }
         let key = Self.key(local.id)
         do {
+            let redis = try await commands()
             _ = try await redis.hset(key, fields: ["replica": replicaID, "description": describe(local)])
             _ = try await redis.expire(key, after: Self.expiry)
         } catch {
@@ -108,15 +123,14 @@ final class ReplicaBus: Service, Sendable {
     }
 
     func unregister(_ connectionID: String) async {
-        _ = try? await connection.withLock { $0 }?.del(Self.key(connectionID))
+        _ = try? await commands().del(Self.key(connectionID))
     }
 
     // MARK: connections of other replicas
 
     /// The owner replica and the description of a connection held anywhere, if it is registered.
     func lookup(_ connectionID: String) async throws -> (replica: String, description: String)? {
-        guard let redis = connection.withLock({ $0 }) else { return nil }
-        let fields = try await redis.hgetall(Self.key(connectionID))
+        let fields = try await commands().hgetall(Self.key(connectionID))
         guard let replica = fields["replica"].map({ String(buffer: $0) }),
             let description = fields["description"].map({ String(buffer: $0) })
         else { return nil }
@@ -125,9 +139,8 @@ final class ReplicaBus: Service, Sendable {
 
     /// Sends a command to the replica holding the connection; false when that replica is gone.
     func send(_ command: BusCommand, to replica: String) async throws -> Bool {
-        guard let redis = connection.withLock({ $0 }) else { return false }
         let data = try JSONEncoder().encode(command)
-        let receivers = try await redis.publish(
+        let receivers = try await commands().publish(
             channel: "portico:ws:replica:\(replica)", message: String(decoding: data, as: UTF8.self))
         return receivers > 0
     }

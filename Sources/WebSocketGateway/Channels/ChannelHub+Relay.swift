@@ -55,6 +55,11 @@ extension ChannelHub {
         }
     }
 
+    /// The channels with subscribers on this replica.
+    func channelNames() -> [String] {
+        state.withLock { state in state.channels.compactMap { $0.value.members.isEmpty ? nil : $0.key } }
+    }
+
     /// A publication or presence event from the bus, for this replica's subscribers of `name` other than
     /// `exceptID` (the subject of a join or leave event does not get its own event).
     func relay(_ item: Relayed, to name: String, except exceptID: String? = nil) {

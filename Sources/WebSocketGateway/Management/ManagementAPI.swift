@@ -96,7 +96,11 @@ struct ManagementAPI: Sendable {
     {
         let id = context.parameters.get("connectionId") ?? ""
         guard let bus = runtime.bus, runtime.registry.connection(id) == nil else { return nil }
-        guard let found = try await bus.lookup(id), found.replica != bus.replicaID else { return nil }
+        let found: (replica: String, description: String)?
+        do { found = try await bus.lookup(id) } catch {
+            throw GatewayError(.unavailable, "the replica bus (Redis) failed: \(error)")
+        }
+        guard let found, found.replica != bus.replicaID else { return nil }
         return (id, found.replica, found.description)
     }
 
@@ -105,7 +109,11 @@ struct ManagementAPI: Sendable {
         _ command: BusCommand, to remote: (id: String, replica: String, description: String), request: Request,
         context: GatewayRequestContext
     ) async throws -> Response {
-        guard let bus = runtime.bus, try await bus.send(command, to: remote.replica) else {
+        let reached: Bool
+        do { reached = try await runtime.bus?.send(command, to: remote.replica) ?? false } catch {
+            throw GatewayError(.unavailable, "the replica bus (Redis) failed: \(error)")
+        }
+        guard reached else {
             return gone(remote.id, request: request, context: context, detail: "the replica holding it has gone")
         }
         return Response(status: .noContent)
