@@ -148,6 +148,18 @@ public enum WebSocketGateway {
                 name: "@connections", match: "\(ManagementAPI.path)/{connectionId}",
                 methods: ["GET", "POST", "DELETE"],
                 target: "local", auth: describe(config.managementAuth)))
+        if !config.channels.isEmpty {
+            for (name, match, methods) in [
+                ("channels-publish", "/channels/{channel}/messages", ["POST"]),
+                ("channels-presence", "/channels/{channel}/presence", ["GET"]),
+                ("connections-channel", "\(ManagementAPI.path)/{connectionId}/channels/{channel}", ["POST", "DELETE"]),
+            ] {
+                routes.append(
+                    RouteInfo(
+                        name: name, match: match, methods: methods, target: "local",
+                        auth: describe(config.managementAuth)))
+            }
+        }
         return routes
     }
 }

@@ -18,37 +18,56 @@ struct ChannelsAPI: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         let auth = AuthMiddleware<GatewayRequestContext>(
             authenticator: runtime.authenticator, policy: runtime.config.managementAuth)
-        let channels = router.group("/channels").add(middleware: auth)
+        let channels = router.group("/channels").add(middleware: RouteNameMiddleware(name: "channels"))
+            .add(middleware: auth)
         channels.post("{channel}/messages") { request, context in
-            try await publish(request, context: context)
+            try await named("channels-publish", request, context) { try await publish(request, context: context) }
         }
-        channels.get("{channel}/presence") { _, context in
-            let (name, policy) = try channel(context)
-            guard policy.presence else { throw GatewayError(.badRequest, "presence is off for '\(name)'") }
-            let members = try await runtime.members(of: name)
-            return json(
-                "{\"channel\":\(JSONString.quote(name)),\"members\":" + ChannelMessages.membersJSON(members) + "}")
+        channels.get("{channel}/presence") { request, context in
+            try await named("channels-presence", request, context) { try await presence(context) }
         }
-        let connections = router.group(RouterPath(ManagementAPI.path)).add(middleware: auth)
+        let connections = router.group(RouterPath(ManagementAPI.path))
+            .add(middleware: RouteNameMiddleware(name: "connections")).add(middleware: auth)
         connections.post("{connectionId}/channels/{channel}") { request, context in
-            let (name, policy) = try channel(context)
-            guard let connection = connection(context) else {
-                return try await forward(.subscribe, channel: name, request, context)
-            }
-            _ = try await runtime.subscribe(connection, to: name, policy: policy, since: nil, correlationID: nil)
-            return Response(status: .noContent)
+            try await named("connections-channel-subscribe", request, context) { try await subscribe(request, context) }
         }
         connections.delete("{connectionId}/channels/{channel}") { request, context in
-            let (name, _) = try channel(context)
-            guard let connection = connection(context) else {
-                return try await forward(.unsubscribe, channel: name, request, context)
+            try await named("connections-channel-unsubscribe", request, context) {
+                try await unsubscribe(request, context)
             }
-            if await runtime.unsubscribe(connection, from: name) {
-                runtime.deliver(
-                    ChannelMessages.unsubscribed(channel: name, correlationID: nil), to: connection, route: "@channels")
-            }
-            return Response(status: .noContent)
         }
+    }
+
+    /// `GET /channels/{channel}/presence`: `{"channel":…,"members":[…]}`.
+    private func presence(_ context: GatewayRequestContext) async throws -> Response {
+        let (name, policy) = try channel(context)
+        guard policy.presence else { throw GatewayError(.badRequest, "presence is off for '\(name)'") }
+        let members = try await runtime.members(of: name)
+        return json(
+            "{\"channel\":\(JSONString.quote(name)),\"members\":" + ChannelMessages.membersJSON(members) + "}")
+    }
+
+    /// `POST /@connections/{id}/channels/{channel}`: subscribes the connection on the service's behalf.
+    private func subscribe(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let (name, policy) = try channel(context)
+        guard let connection = connection(context) else {
+            return try await forward(.subscribe, channel: name, request, context)
+        }
+        _ = try await runtime.subscribe(connection, to: name, policy: policy, since: nil, correlationID: nil)
+        return Response(status: .noContent)
+    }
+
+    /// `DELETE /@connections/{id}/channels/{channel}`: unsubscribes it.
+    private func unsubscribe(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let (name, _) = try channel(context)
+        guard let connection = connection(context) else {
+            return try await forward(.unsubscribe, channel: name, request, context)
+        }
+        if await runtime.unsubscribe(connection, from: name) {
+            runtime.deliver(
+                ChannelMessages.unsubscribed(channel: name, correlationID: nil), to: connection, route: "@channels")
+        }
+        return Response(status: .noContent)
     }
 
     /// `POST /channels/{channel}/messages`: `{"channel":…,"offset":N,"epoch":"…"}`.

@@ -16,17 +16,18 @@ struct ManagementAPI: Sendable {
 
     func register(on router: Router<GatewayRequestContext>) {
         let group = router.group(RouterPath(Self.path))
+            .add(middleware: RouteNameMiddleware(name: "connections"))
             .add(
                 middleware: AuthMiddleware<GatewayRequestContext>(
                     authenticator: runtime.authenticator, policy: runtime.config.managementAuth))
         group.post("{connectionId}") { request, context in
-            try await named("connections-post") { try await push(request, context: context) }
+            try await named("connections-post", request, context) { try await push(request, context: context) }
         }
         group.get("{connectionId}") { request, context in
-            try await named("connections-get") { try await describe(request, context: context) }
+            try await named("connections-get", request, context) { try await describe(request, context: context) }
         }
         group.delete("{connectionId}") { request, context in
-            try await named("connections-delete") { try await close(request, context: context) }
+            try await named("connections-delete", request, context) { try await close(request, context: context) }
         }
     }
 
@@ -168,23 +169,44 @@ struct ManagementAPI: Sendable {
     }
 }
 
-/// A 410 answer thrown from a lookup; turned into its response by ``named(_:_:)``.
+/// A 410 answer thrown from a lookup; turned into its response by ``named(_:_:_:_:)``.
 struct GoneError: Error {
     var problem: HTTPProblem
 }
 
 /// Runs a management handler: names its route for metrics and turns ``GoneError`` into its 410 response.
-private func named(_ route: String, _ body: () async throws -> Response) async throws -> Response {
+/// Gateway errors become their problem responses here, so they are counted under the route too.
+func named(
+    _ route: String, _ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response
+) async throws -> Response {
     var response: Response
     do {
         response = try await body()
     } catch let gone as GoneError {
         response = gone.problem.response
+    } catch let error as any GatewayErrorConvertible {
+        response = error.gatewayError.response(instance: request.uri.path, requestID: context.gateway.requestID)
     }
-    if let name = HTTPField.Name(ObservabilityMiddleware<GatewayRequestContext>.routeHeader) {
+    // An inner, more precise name (a handler's, under a group's) stays.
+    if let name = HTTPField.Name(ObservabilityMiddleware<GatewayRequestContext>.routeHeader),
+        response.headers[name] == nil
+    {
         response.headers[name] = route
     }
     return response
+}
+
+/// Names the responses of a group of management routes that no handler named: those its middleware (the
+/// authentication) answered.
+struct RouteNameMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let name: String
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        try await named(name, request, context) { try await next(request, context) }
+    }
 }
 
 private struct ConnectionDescription: Encodable {

@@ -13,11 +13,11 @@ enum StaticAssets {
     static func register(on router: Router<GatewayRequestContext>) {
         let sdk = ByteBuffer(bytes: PackageResources.portico_ws_js)
         let chat = ByteBuffer(bytes: PackageResources.chat_html)
-        router.get(RouterPath(sdkPath)) { _, _ in
-            asset(sdk, type: "text/javascript; charset=utf-8")
+        router.get(RouterPath(sdkPath)) { request, context in
+            try await named("sdk", request, context) { asset(sdk, type: "text/javascript; charset=utf-8") }
         }
-        router.get(RouterPath(chatPath)) { _, _ in
-            asset(chat, type: "text/html; charset=utf-8")
+        router.get(RouterPath(chatPath)) { request, context in
+            try await named("demo-chat", request, context) { asset(chat, type: "text/html; charset=utf-8") }
         }
     }
 

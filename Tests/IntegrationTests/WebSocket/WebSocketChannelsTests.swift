@@ -156,6 +156,15 @@ struct WebSocketChannelsTests {
                 headers: WebSocketGatewayTests.apiKey)
             #expect(noSuchConnection.status == 410)
             #expect(WebSocketGatewayTests.json(noSuchConnection.body)["code"] as? String == "gone")
+            // Each endpoint is counted under its own route, errors included.
+            let metrics = try await WebSocketGatewayTests.http("\(gateway.adminURL)/metrics").body
+            for line in [
+                #"route="channels",status="401""#, #"route="channels-publish",status="404""#,
+                #"route="channels-publish",status="413""#, #"route="connections-channel-subscribe",status="410""#,
+                #"route="connections-channel-subscribe",status="204""#,
+            ] {
+                #expect(metrics.contains(line), "\(line)")
+            }
         }
     }
 }
