@@ -156,7 +156,7 @@ final class RedisTestServer: @unchecked Sendable {
         }
         guard let process else { return }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }  // Not waitUntilExit: it can hang off the main thread.
     }
 
     /// Stops the server and removes its directory.

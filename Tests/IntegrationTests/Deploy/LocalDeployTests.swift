@@ -25,7 +25,7 @@ struct LocalDeployTests {
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try ProcessSpawner.spawn { try process.run() }
         // Poll rather than waitUntilExit(), which can stall an async test's thread.
         while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         try output.close()

@@ -43,13 +43,12 @@ struct GRPCGatewayTests {
                 with: "services:\n  ghost:\n    endpoints: [\"http://127.0.0.1:\(deadPort)\"]\n    protocol: grpc\n")
     }
 
-    /// A loopback port with nothing listening on it.
+    /// Held (bound, never listening) for the whole run, so no test running in parallel can take it.
+    private static let deadPortHolder = Result { try ReservedPort() }
+
+    /// A loopback port with nothing listening on it: connects are refused.
     static func deadPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 1
-        try await channel.close()
-        return port
+        try deadPortHolder.get().port
     }
 
     static func withGateway(

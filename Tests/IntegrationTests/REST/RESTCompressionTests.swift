@@ -7,19 +7,11 @@ import Testing
 
 @Suite("REST compression", .serialized)
 struct RESTCompressionTests {
-    static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    static func gunzip(_ bytes: [UInt8]) async throws -> [UInt8] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("portico-gz-\(UUID()).gz")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-dc", file.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Array(output)
+        return Array(try await runTool("/bin/gzip", ["-dc", file.path], timeout: .seconds(30)).output)
     }
 
     @Test func compressesWhenAcceptedAndWorthIt() async throws {
@@ -48,7 +40,8 @@ struct RESTCompressionTests {
         #expect(zipped.status == 200)
         #expect(zipped.headers.first(name: "content-encoding") == "gzip")
         #expect(zipped.body.count < plain.body.count / 4)
-        let restored = try JSONSerialization.jsonObject(with: Data(try Self.gunzip(zipped.body))) as? [String: Any]
+        let restored =
+            try JSONSerialization.jsonObject(with: Data(try await Self.gunzip(zipped.body))) as? [String: Any]
         #expect((restored?["headers"] as? [String: [String]])?["x-pad"]?.first == padding)
 
         // Small responses and non-text bodies go as they are.

@@ -46,7 +46,7 @@ struct RESTListenerTLSTests {
 
     @Test func httpsNegotiatesHTTP2AndHTTP1() async throws {
         let upstream = try await TestUpstream.start()
-        let certs = try TestCertificates.make()
+        let certs = try await TestCertificates.make()
         let gateway = try await GatewayProcess.start(
             "rest", configYAML: Self.config(upstream: upstream.port, certs: certs))
         let client = try Self.client(trusting: certs.caPath)
@@ -81,7 +81,7 @@ struct RESTListenerTLSTests {
 
     @Test func clientCertificatesWhenAClientCAIsSet() async throws {
         let upstream = try await TestUpstream.start()
-        let certs = try TestCertificates.make()
+        let certs = try await TestCertificates.make()
         let gateway = try await GatewayProcess.start(
             "rest", configYAML: Self.config(upstream: upstream.port, certs: certs, clientCA: true))
         let withCert = try Self.client(trusting: certs.caPath, certificate: (certs.clientCertPath, certs.clientKeyPath))
@@ -98,8 +98,8 @@ struct RESTListenerTLSTests {
 
     @Test func reloadServesNewCertificates() async throws {
         let upstream = try await TestUpstream.start()
-        let first = try TestCertificates.make()
-        let second = try TestCertificates.make()
+        let first = try await TestCertificates.make()
+        let second = try await TestCertificates.make()
         let gateway = try await GatewayProcess.start(
             "rest", configYAML: Self.config(upstream: upstream.port, certs: first))
         let trustsSecond = try Self.client(trusting: second.caPath)
@@ -127,17 +127,13 @@ struct RESTListenerTLSTests {
                   rest:
                     routes: [{ name: echo, match: { prefix: /echo }, service: echo }]
                 """)
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = [
-            "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
-            "\(gateway.baseURL)/echo/h2c",
-        ]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        try curl.run()
-        curl.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let curl = try await runTool(
+            "/usr/bin/curl",
+            [
+                "-s", "--max-time", "10", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                "%{http_version} %{http_code}", "\(gateway.baseURL)/echo/h2c",
+            ])
+        let output = curl.text
         #expect(output == "2 200")
         // HTTP/1.1 still works on the same port.
         #expect(try await Resilience.call(gateway.baseURL + "/echo/h1").status == 200)

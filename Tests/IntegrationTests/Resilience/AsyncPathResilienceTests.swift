@@ -9,7 +9,7 @@ import Testing
 @Suite("Async path resilience", .serialized)
 struct AsyncPathResilienceTests {
     @Test func deliveriesSkipADeadEndpointAndSpeakMutualTLS() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         let live = try await FaultyUpstream.startMutualTLS(name: "sink", certificates: certificates)
         let dead = try await GRPCGatewayTests.deadPort()
         let gateway = try await GatewayProcess.start(

@@ -160,7 +160,7 @@ struct HealthAndDiscoveryTests {
     }
 
     @Test func tlsAndMutualTLSToUpstreams() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         let secure = try await FaultyUpstream.startMutualTLS(name: "tls", certificates: certificates)
         let withClientCertificate = """
             tls: { ca: \(certificates.caPath), certificate: \(certificates.clientCertPath), key: \(certificates.clientKeyPath) }

@@ -24,10 +24,21 @@ struct HarnessError: Error, CustomStringConvertible {
 final class RunningProcess: Sendable {
     let name: String
     let process: Process
-    private let lines = Mutex<[String]>([])
-    private let waiters = Mutex<
-        [(predicate: @Sendable (String) -> Bool, continuation: CheckedContinuation<String, any Error>)]
-    >([])
+    private struct Waiter {
+        var predicate: @Sendable (String) -> Bool
+        var continuation: CheckedContinuation<String, any Error>
+    }
+
+    /// Lines and the waiters for them, under one lock: a line cannot slip between a waiter's look and its wait.
+    private struct Output {
+        var lines: [String] = []
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiter = 0
+        /// Why no more lines will come (the output ended).
+        var ended: String?
+    }
+
+    private let state = Mutex(Output())
 
     init(name: String, executable: String, arguments: [String], environment: [String: String] = [:]) throws {
         self.name = name
@@ -38,93 +49,98 @@ final class RunningProcess: Sendable {
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
         self.process = process
-        let handle = pipe.fileHandleForReading
-        let buffer = Mutex<Data>(Data())
-        handle.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
-            guard let self else { return }
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                self.failWaiters("\(name) exited; output:\n\(self.output)")
-                return
-            }
-            let complete: [String] = buffer.withLock { data in
-                data.append(chunk)
-                var found: [String] = []
-                while let newline = data.firstIndex(of: 0x0A) {
-                    found.append(String(decoding: data[data.startIndex..<newline], as: UTF8.self))
-                    data.removeSubrange(data.startIndex...newline)
-                }
-                return found
-            }
-            for line in complete { self.append(line) }
-        }
         guard FileManager.default.isExecutableFile(atPath: process.executableURL!.path) else {
             throw HarnessError(description: "\(process.executableURL!.path) is missing: run `swift build` first")
         }
-        try process.run()
+        let buffer = Mutex<Data>(Data())
+        // The pipe is made under the spawn lock too, so no other test's child inherits it.
+        try ProcessSpawner.spawn {
+            let pipe = Pipe()
+            process.standardError = pipe
+            process.standardOutput = pipe
+            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let chunk = handle.availableData
+                guard let self else { return }
+                if chunk.isEmpty {
+                    handle.readabilityHandler = nil
+                    self.ended("\(name) exited; output:\n\(self.output)")
+                    return
+                }
+                let complete: [String] = buffer.withLock { data in
+                    data.append(chunk)
+                    var found: [String] = []
+                    while let newline = data.firstIndex(of: 0x0A) {
+                        found.append(String(decoding: data[data.startIndex..<newline], as: UTF8.self))
+                        data.removeSubrange(data.startIndex...newline)
+                    }
+                    return found
+                }
+                for line in complete { self.append(line) }
+            }
+            try process.run()
+        }
     }
 
     private func append(_ line: String) {
-        lines.withLock { $0.append(line) }
-        let ready = waiters.withLock { waiters -> [(CheckedContinuation<String, any Error>, String)] in
-            var fired: [(CheckedContinuation<String, any Error>, String)] = []
-            waiters.removeAll { waiter in
-                if waiter.predicate(line) {
-                    fired.append((waiter.continuation, line))
-                    return true
-                }
-                return false
+        let ready = state.withLock { state -> [CheckedContinuation<String, any Error>] in
+            state.lines.append(line)
+            var fired: [CheckedContinuation<String, any Error>] = []
+            for (id, waiter) in state.waiters where waiter.predicate(line) {
+                fired.append(waiter.continuation)
+                state.waiters[id] = nil
             }
             return fired
         }
-        for (continuation, line) in ready { continuation.resume(returning: line) }
+        for continuation in ready { continuation.resume(returning: line) }
     }
 
-    private func failWaiters(_ message: String) {
-        let all = waiters.withLock { waiters in
-            defer { waiters.removeAll() }
-            return waiters
+    private func ended(_ message: String) {
+        let all = state.withLock { state in
+            state.ended = message
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
         for waiter in all { waiter.continuation.resume(throwing: HarnessError(description: message)) }
     }
 
-    /// Everything the process printed so far.
-    var output: String { lines.withLock { $0.joined(separator: "\n") } }
-    var outputLines: [String] { lines.withLock { $0 } }
+    /// Resumes waiter `id` with `error`, unless a line or the end resumed it first.
+    private func abandon(_ id: Int, _ error: any Error) {
+        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+        waiter?.continuation.resume(throwing: error)
+    }
 
-    /// Waits for a line matching `predicate` (including lines already printed).
+    /// Everything the process printed so far.
+    var output: String { state.withLock { $0.lines.joined(separator: "\n") } }
+    var outputLines: [String] { state.withLock { $0.lines } }
+
+    /// Waits for a line matching `predicate` (including lines already printed), at most `timeout`.
     func waitForLine(timeout: Duration = .seconds(30), _ predicate: @escaping @Sendable (String) -> Bool) async throws
         -> String
     {
-        if let line = lines.withLock({ $0.first(where: predicate) }) { return line }
-        if !process.isRunning {
-            throw HarnessError(
-                description: "\(name) is not running (status \(process.terminationStatus)); output:\n\(output)")
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
         }
-        return try await withThrowingTaskGroup(of: String.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { continuation in
-                    let existing = self.lines.withLock { $0.first(where: predicate) }
-                    if let existing {
-                        continuation.resume(returning: existing)
-                    } else {
-                        self.waiters.withLock { $0.append((predicate, continuation)) }
-                    }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.abandon(
+                id, HarnessError(description: "timed out waiting for output from \(self.name); output:\n\(self.output)")
+            )
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<String, any Error>? = state.withLock { state in
+                    if let line = state.lines.first(where: predicate) { return .success(line) }
+                    if let ended = state.ended { return .failure(HarnessError(description: ended)) }
+                    state.waiters[id] = Waiter(predicate: predicate, continuation: continuation)
+                    return nil
                 }
+                if let immediate { continuation.resume(with: immediate) }
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw HarnessError(
-                    description: "timed out waiting for output from \(self.name); output:\n\(self.output)")
-            }
-            let line = try await group.next()!
-            group.cancelAll()
-            return line
+        } onCancel: {
+            self.abandon(id, CancellationError())
         }
     }
 
@@ -155,9 +171,9 @@ final class RunningProcess: Sendable {
         }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            for _ in 0..<250 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         }
-        return process.terminationStatus
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
     /// Waits for the process to exit by itself.

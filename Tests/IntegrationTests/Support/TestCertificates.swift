@@ -14,23 +14,23 @@ struct TestCertificates: Sendable {
     /// Makes a new CA and two leaf certificates signed by it, valid from now for 30 days. The server certificate
     /// names DNS `localhost` and IPs 127.0.0.1, 127.0.0.2, 127.0.0.3 and ::1; the client certificate's CN is
     /// `portico-test-client`.
-    static func make() throws -> TestCertificates {
+    static func make() async throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portico-certs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let openssl = OpenSSL(directory: directory)
 
-        try openssl.run(
+        try await openssl.run(
             "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=Portico Test CA",
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        try openssl.leaf(
+        try await openssl.leaf(
             "server", subject: "/CN=localhost",
             extensions: [
                 "basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth",
                 "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:::1",
             ])
-        try openssl.leaf(
+        try await openssl.leaf(
             "client", subject: "/CN=portico-test-client",
             extensions: [
                 "basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth",
@@ -52,33 +52,23 @@ private struct OpenSSL {
     let directory: URL
 
     /// `NAME.key` and `NAME.pem`, signed by `ca.pem`/`ca.key` in the same directory.
-    func leaf(_ name: String, subject: String, extensions: [String]) throws {
+    func leaf(_ name: String, subject: String, extensions: [String]) async throws {
         let extensionsFile = directory.appendingPathComponent("\(name).ext")
         try (extensions.joined(separator: "\n") + "\n").write(to: extensionsFile, atomically: true, encoding: .utf8)
-        try run(
+        try await run(
             "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject)
-        try run(
+        try await run(
             "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-set_serial", "0x\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16))",
             "-days", "30", "-sha256", "-extfile", "\(name).ext", "-out", "\(name).pem")
     }
 
-    func run(_ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+    func run(_ arguments: String...) async throws {
+        let result = try await runTool("/usr/bin/openssl", arguments, in: directory, timeout: .seconds(30))
+        guard result.status == 0 else {
             throw HarnessError(
-                description: "openssl \(arguments.joined(separator: " ")) exited \(process.terminationStatus): "
-                    + String(decoding: output, as: UTF8.self))
+                description: "openssl \(arguments.joined(separator: " ")) exited \(result.status): \(result.errorText)")
         }
     }
 }

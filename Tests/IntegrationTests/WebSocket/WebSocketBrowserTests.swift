@@ -33,35 +33,11 @@ struct WebSocketBrowserTests {
         }
     }
 
-    /// Runs a program to its end (killed after `timeout`), with its combined output.
+    /// Runs a program to its end (killed after `timeout`), with its output and then its error output.
     static func run(_ executable: URL, arguments: [String], timeout: Duration) async throws -> (
         status: Int32, output: String
     ) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = Mutex(Data())
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
-                output.withLock { $0.append(chunk) }
-            }
-        }
-        try process.run()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        try await Task.sleep(for: .milliseconds(100))  // The last output.
-        return (process.terminationStatus, String(decoding: output.withLock { $0 }, as: UTF8.self))
+        let result = try await runTool(executable.path, arguments, timeout: timeout)
+        return (result.status, result.text + result.errorText)
     }
 }
