@@ -10,7 +10,7 @@ APT_PACKAGES := libnghttp2-dev libssl-dev libxml2-dev libsqlite3-dev zlib1g-dev 
 BENCH_PACKAGES := nginx wrk
 GATEWAYS := rest graphql grpc cloudevents websocket
 
-.PHONY: fault-scenario bench-rest bench-deps all deps venv build build-release test test-unit lint format deploy undeploy status clean \
+.PHONY: fault-scenario bench-rest bench-websocket bench-deps all deps venv build build-release test test-unit lint format deploy undeploy status clean \
 	$(addprefix run-,$(GATEWAYS)) run-demo
 
 all: build
@@ -51,6 +51,14 @@ bench-deps: deps
 ## bench-rest: rest-gateway against nginx as a reverse proxy, with wrk; writes docs/benchmarks.md
 bench-rest: build-release bench-deps
 	python3 scripts/bench-rest.py --bin $$($(SWIFT) build -c release --show-bin-path)
+
+## bench-websocket: websocket-gateway against nginx as a WebSocket proxy (echo round trips, memory per
+## idle connection, broadcast latency), with portico-bench; writes docs/benchmarks.md. Release binaries
+## go to .build-release, apart from the debug .build.
+bench-websocket: bench-deps
+	$(SWIFT) build -c release --scratch-path .build-release --product websocket-gateway
+	$(SWIFT) build -c release --scratch-path .build-release --product portico-bench
+	python3 scripts/bench-websocket.py --bin $$($(SWIFT) build -c release --scratch-path .build-release --show-bin-path)
 
 ## fault-scenario: a dead endpoint behind the REST gateway under load: failures, time to eject and recover
 fault-scenario: build-release

@@ -231,6 +231,20 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "websocket-gateway", dependencies: ["WebSocketGateway", "GatewayHTTP"], swiftSettings: swiftSettings),
+        // The load generator and echo backend of `make bench-websocket` (scripts/bench-websocket.py).
+        .executableTarget(
+            name: "portico-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/PorticoBench",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "gatewayctl",
             dependencies: [
