@@ -25,7 +25,7 @@ extension ChannelHub {
     @discardableResult
     func beginSubscription(_ connection: ClientConnection, to name: String, policy: WebSocketChannelConfig) -> Bool {
         state.withLock { state in
-            var channel = state.channels[name] ?? Channel(epoch: "", policy: policy)
+            var channel = state.channels.removeValue(forKey: name) ?? Channel(epoch: "", policy: policy)
             let isNew = channel.members[connection.id] == nil
             var member = channel.members[connection.id] ?? LocalMember(connection: connection, pending: nil)
             if member.pending == nil { member.pending = [] }
@@ -64,19 +64,23 @@ extension ChannelHub {
     /// `exceptID` (the subject of a join or leave event does not get its own event).
     func relay(_ item: Relayed, to name: String, except exceptID: String? = nil) {
         state.withLock { state in
-            guard let channel = state.channels[name] else { return }
+            // Taken out while changed, so appending to a pending list does not copy the members.
+            guard var channel = state.channels.removeValue(forKey: name) else { return }
+            var holding: [String] = []
             var overflowing: [ClientConnection] = []
             for (id, member) in channel.members where id != exceptID {
                 if let pending = member.pending {
                     if pending.count >= Self.maxPending {
                         overflowing.append(member.connection)
                     } else {
-                        state.channels[name]?.members[id]?.pending?.append(item)
+                        holding.append(id)
                     }
                 } else {
                     _ = member.connection.send(item.message)
                 }
             }
+            for id in holding { channel.members[id]?.pending?.append(item) }
+            state.channels[name] = channel
             for connection in overflowing {
                 connection.close(code: 1008, reason: "slow consumer", drain: false)
             }

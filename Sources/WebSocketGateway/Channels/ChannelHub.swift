@@ -108,7 +108,9 @@ final class ChannelHub: Sendable {
         now: ContinuousClock.Instant = .now, reply: (Subscription) -> OutboundMessage?
     ) -> Subscription {
         state.withLock { state in
-            var channel = state.channels[name] ?? Channel(epoch: Self.newEpoch(), policy: policy)
+            // Taken out while changed: a copy left in the dictionary would make every change copy the
+            // members (O(n) per subscribe, O(n²) for a crowd).
+            var channel = state.channels.removeValue(forKey: name) ?? Channel(epoch: Self.newEpoch(), policy: policy)
             channel.dropExpired(now: now)
             let position = Position(offset: channel.lastOffset, epoch: channel.epoch)
             let recovery = Self.recovery(since: since, position: position, history: channel.history)
@@ -165,7 +167,7 @@ final class ChannelHub: Sendable {
         _ data: String, to name: String, policy: WebSocketChannelConfig, now: ContinuousClock.Instant = .now
     ) -> Position {
         state.withLock { state in
-            var channel = state.channels[name] ?? Channel(epoch: Self.newEpoch(), policy: policy)
+            var channel = state.channels.removeValue(forKey: name) ?? Channel(epoch: Self.newEpoch(), policy: policy)
             channel.lastOffset += 1
             let publication = Publication(offset: channel.lastOffset, data: data, at: now)
             if channel.policy.historySize > 0 {
@@ -201,8 +203,11 @@ final class ChannelHub: Sendable {
 
     @discardableResult
     private static func leave(_ state: inout State, connectionID: String, channel name: String, relayed: Bool) -> Bool {
-        guard var channel = state.channels[name], let member = channel.members.removeValue(forKey: connectionID)
-        else { return false }
+        guard var channel = state.channels.removeValue(forKey: name) else { return false }
+        guard let member = channel.members.removeValue(forKey: connectionID) else {
+            state.channels[name] = channel
+            return false
+        }
         // With a bus, leave events come back through it to every replica's subscribers.
         if channel.policy.presence && !relayed {
             let event = ChannelMessages.presenceEvent(.leave, channel: name, member: member.member)
