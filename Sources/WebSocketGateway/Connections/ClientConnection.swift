@@ -1,10 +1,17 @@
 // One open WebSocket connection as the rest of the gateway sees it: its identity and context, an
 // outbound queue bounded in messages and bytes that never blocks the sender (a full queue closes the
-// connection with 1008), its message-rate bucket, and the close request that ends it. Frames are
-// written by the connection's own writer task only.
+// connection with 1008), its message-rate bucket, and the close request that ends it.
+//
+// Messages reach the socket one of two ways. Without compression they are written straight onto the
+// channel's event loop (`writesDirectly`): one hop, no task to wake, so a broadcast to thousands costs
+// little more than their `writev`s; the byte bound then applies to what the socket has not taken yet
+// (NIO's buffered bytes). With permessage-deflate they go through the connection's writer task, which
+// hands them to hummingbird-websocket to compress. Either way a connection's messages keep their order:
+// a connection uses one way for its whole life.
 import Foundation
 import GatewayCore
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
 final class ClientConnection: Sendable {
@@ -49,13 +56,26 @@ final class ClientConnection: Sendable {
     private let state: Mutex<State>
     private let maxQueuedBytes: Int
     private let rate: WebSocketMessageRateConfig?
+    /// Whether messages are written straight onto the channel's event loop (see the header).
+    let writesDirectly: Bool
+    /// Told the size of each message written directly (the writer task counts its own).
+    private let onWritten: (@Sendable (Int) -> Void)?
+    /// Told when a direct write finds the socket too far behind (a queue overflow is the sender's to count).
+    private let onSlowConsumer: (@Sendable () -> Void)?
+
+    /// Messages longer than this are sent as fragments (clients often cap frames at 16 KiB).
+    static var fragmentSize: Int { WebSocketRuntime.outboundFragmentSize }
 
     init(
         accepted: AcceptedHandshake, queueCapacity: Int, maxQueuedBytes: Int = .max,
-        rate: WebSocketMessageRateConfig? = nil, channel: (any Channel)? = nil
+        rate: WebSocketMessageRateConfig? = nil, channel: (any Channel)? = nil, writesDirectly: Bool = false,
+        onWritten: (@Sendable (Int) -> Void)? = nil, onSlowConsumer: (@Sendable () -> Void)? = nil
     ) {
         self.accepted = accepted
         self.channel = channel
+        self.writesDirectly = writesDirectly && channel != nil
+        self.onWritten = onWritten
+        self.onSlowConsumer = onSlowConsumer
         self.maxQueuedBytes = maxQueuedBytes
         self.rate = rate
         (outbound, continuation) = AsyncStream.makeStream(
@@ -80,6 +100,10 @@ final class ClientConnection: Sendable {
             close(code: 1008, reason: "slow consumer", drain: false)
             return .overflow
         }
+        if writesDirectly, let channel {
+            channel.eventLoop.execute { self.write(message, size: size, on: channel) }
+            return .queued
+        }
         switch continuation.yield(message) {
         case .enqueued:
             return .queued
@@ -92,6 +116,49 @@ final class ClientConnection: Sendable {
         @unknown default:
             return .closed
         }
+    }
+
+    /// On the event loop: writes `message` as one frame, or as fragments when it is long. Dropped when the
+    /// connection is closing without draining or gone; a socket that has not taken `maxQueuedBytes` yet
+    /// makes the connection a slow consumer.
+    private func write(_ message: OutboundMessage, size: Int, on channel: any Channel) {
+        let dropped = state.withLock { state -> Bool in
+            let drop = state.closeRequest.map { !$0.drain } ?? false
+            if drop { state.queuedBytes -= size }
+            return drop
+        }
+        guard !dropped, channel.isActive else {
+            if !dropped { state.withLock { $0.queuedBytes -= size } }
+            return
+        }
+        let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        if buffered > 0 && buffered + size > maxQueuedBytes {
+            state.withLock { $0.queuedBytes -= size }
+            close(code: 1008, reason: "slow consumer", drain: false)
+            onSlowConsumer?()
+            return
+        }
+        let (opcode, data): (WebSocketOpcode, ByteBuffer) =
+            switch message {
+            case .text(let text): (.text, channel.allocator.buffer(string: text))
+            case .binary(let bytes): (.binary, channel.allocator.buffer(bytes: bytes))
+            }
+        if data.readableBytes <= Self.fragmentSize {
+            channel.write(WebSocketFrame(fin: true, opcode: opcode, data: data), promise: nil)
+        } else {
+            var rest = data
+            var first = true
+            while rest.readableBytes > 0, let slice = rest.readSlice(length: min(Self.fragmentSize, rest.readableBytes))
+            {
+                let frame = WebSocketFrame(
+                    fin: rest.readableBytes == 0, opcode: first ? opcode : .continuation, data: slice)
+                channel.write(frame, promise: nil)
+                first = false
+            }
+        }
+        channel.flush()
+        sentMessage(size: size)
+        onWritten?(size)
     }
 
     /// Asks for the connection to close; the first request wins. With `drain`, queued messages are sent

@@ -23,9 +23,11 @@ extension WebSocketRuntime {
         // Usually in place already (CloseFrameObserverInstaller); not when no byte came after the 101.
         await CloseFrameObserver.install(on: channel, record: closeRecord)
         let queue = config.outboundQueue
+        let metrics = self.metrics
         let connection = ClientConnection(
             accepted: accepted, queueCapacity: queue.maxMessages, maxQueuedBytes: queue.maxBytes.bytes,
-            rate: config.messageRate, channel: channel)
+            rate: config.messageRate, channel: channel, writesDirectly: !accepted.mayCompress,
+            onWritten: { metrics.bytes(out: $0) }, onSlowConsumer: { metrics.slowConsumerClosed() })
         let started = ContinuousClock.now
         metrics.connectionOpened()
         if !registry.add(connection) {

@@ -42,7 +42,11 @@ extension WebSocketRuntime {
             connectionID: registry.makeConnectionID(), identity: identity, context: [:],
             requestID: context.gateway.requestID, trace: context.gateway.trace,
             clientAddress: context.gateway.clientAddress, host: request.head.authority, path: request.uri.path,
-            subprotocol: negotiated, connectedAt: Date())
+            subprotocol: negotiated, connectedAt: Date(),
+            mayCompress: config.compression.enabled
+                && request.headers[values: .secWebSocketExtensions].contains {
+                    $0.lowercased().contains("permessage-deflate")
+                })
         var headers = HTTPFields()
         if let negotiated { headers[.secWebSocketProtocol] = negotiated }
         if let route = routes.connect {

@@ -47,6 +47,9 @@ struct AcceptedHandshake: Sendable {
     var path: String
     var subprotocol: String?
     var connectedAt: Date
+    /// The client offered permessage-deflate and the gateway may accept it: messages then go through
+    /// hummingbird-websocket to be compressed, not straight to the socket.
+    var mayCompress = false
 }
 
 /// A reference shared by the copies of one request's context.
