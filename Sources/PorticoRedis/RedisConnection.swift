@@ -64,6 +64,12 @@ public final class RedisConnection: Sendable {
         defer { timer.cancel() }
         do {
             try await connection.handshake(selectDatabase: selectDatabase)
+            // As in RedisSubscriber: the timer may have fired after the handshake's reply; decide on the loop.
+            let kept = try await channel.eventLoop.submit {
+                timer.cancel()
+                return channel.isActive
+            }.get()
+            guard kept else { throw RedisClientError.connectTimeout }
         } catch {
             await connection.close()
             if ContinuousClock.now - start >= timeout { throw RedisClientError.connectTimeout }

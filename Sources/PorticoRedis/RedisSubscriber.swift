@@ -217,6 +217,13 @@ public final class RedisSubscriber: Sendable {
         do {
             let reply = try await connection.write(buffer, expectingReply: true)!.get()
             if let message = reply.errorMessage { throw RedisError(message: message) }
+            // The timer may have fired between the reply and this task running (a loaded machine): decided
+            // on the event loop, where the timer runs, the connection is either still ours or closed.
+            let kept = try await connection.channel.eventLoop.submit {
+                timer.cancel()
+                return connection.channel.isActive
+            }.get()
+            guard kept else { throw RedisClientError.connectTimeout }
         } catch {
             await connection.close()
             throw error

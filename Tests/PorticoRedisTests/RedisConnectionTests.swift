@@ -11,7 +11,7 @@ import Testing
 struct RedisConnectionTests {
     @Test func commandsRoundTrip() async throws {
         try await withRedisServer { server in
-            let redis = try await RedisConnection.connect(to: server.url)
+            let redis = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             #expect(try await redis.ping() == "PONG")
             let plainStrings: [String] = ["ECHO", "from [String]"]
             #expect(try await redis.send(plainStrings) == .bulk("from [String]"))
@@ -62,7 +62,7 @@ struct RedisConnectionTests {
 
     @Test func largeRepliesArriveAcrossManyReads() async throws {
         try await withRedisServer { server in
-            let redis = try await RedisConnection.connect(to: server.url)
+            let redis = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             let big = [UInt8]((0..<(8 << 20)).lazy.map { UInt8(truncatingIfNeeded: $0 &* 31) })
             try await redis.set("big", to: big)
             #expect(try await redis.get("big").map { Array($0.readableBytesView) == big } == true)
@@ -79,7 +79,7 @@ struct RedisConnectionTests {
 
     @Test func pipelinesAThousandConcurrentIncrs() async throws {
         try await withRedisServer { server in
-            let redis = try await RedisConnection.connect(to: server.url)
+            let redis = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             let results = try await withThrowingTaskGroup(of: [Int].self) { group in
                 for _ in 0..<8 {
                     group.addTask {
@@ -110,7 +110,7 @@ struct RedisConnectionTests {
 
     @Test func errorReplyIsThrownAndConnectionKeepsWorking() async throws {
         try await withRedisServer { server in
-            let redis = try await RedisConnection.connect(to: server.url)
+            let redis = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             let error = await #expect(throws: RedisError.self) { try await redis.send("NOSUCHCOMMAND", "x") }
             #expect(error?.code == "ERR")
             try await redis.hset("hash", fields: ["f": "v"])
@@ -140,7 +140,7 @@ struct RedisConnectionTests {
     @Test func authWithPassword() async throws {
         try await withRedisServer(password: "correct horse") { server in
             var url = server.url
-            let redis = try await RedisConnection.connect(to: url)
+            let redis = try await RedisConnection.connect(to: url, timeout: testConnectTimeout)
             #expect(try await redis.ping() == "PONG")
             await redis.close()
 
@@ -153,14 +153,14 @@ struct RedisConnectionTests {
             url.username = nil
             url.password = "wrong"
             await #expect {
-                _ = try await RedisConnection.connect(to: url)
+                _ = try await RedisConnection.connect(to: url, timeout: testConnectTimeout)
             } throws: { error in
                 guard case RedisClientError.authenticationFailed(let message) = error else { return false }
                 return message.hasPrefix("WRONGPASS")
             }
 
             url.password = nil
-            let anonymous = try await RedisConnection.connect(to: url)
+            let anonymous = try await RedisConnection.connect(to: url, timeout: testConnectTimeout)
             let noAuth = await #expect(throws: RedisError.self) { try await anonymous.ping() }
             #expect(noAuth?.code == "NOAUTH")
             await anonymous.close()
@@ -169,15 +169,17 @@ struct RedisConnectionTests {
 
     @Test func selectsDatabaseFromURL() async throws {
         try await withRedisServer { server in
-            let db3 = try await RedisConnection.connect(to: try RedisURL("redis://127.0.0.1:\(server.port)/3"))
-            let db0 = try await RedisConnection.connect(to: server.url)
+            let db3 = try await RedisConnection.connect(
+                to: try RedisURL("redis://127.0.0.1:\(server.port)/3"), timeout: testConnectTimeout)
+            let db0 = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             try await db3.set("where", to: "three")
             #expect(try await db3.getString("where") == "three")
             #expect(try await db0.getString("where") == nil)
             #expect(try await db0.send("SELECT", 3) == .simpleString("OK"))
             #expect(try await db0.getString("where") == "three")
             await #expect(throws: RedisClientError.selectFailed(db: 99, message: "ERR DB index is out of range")) {
-                _ = try await RedisConnection.connect(to: try RedisURL("redis://127.0.0.1:\(server.port)/99"))
+                _ = try await RedisConnection.connect(
+                    to: try RedisURL("redis://127.0.0.1:\(server.port)/99"), timeout: testConnectTimeout)
             }
             await db3.close()
             await db0.close()
@@ -186,8 +188,8 @@ struct RedisConnectionTests {
 
     @Test func droppedConnectionFailsPendingCommands() async throws {
         try await withRedisServer { server in
-            let victim = try await RedisConnection.connect(to: server.url)
-            let admin = try await RedisConnection.connect(to: server.url)
+            let victim = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
+            let admin = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             let id = try #require(try await victim.send("CLIENT", "ID").int)
             // BLPOP with no timeout never answers by itself; several commands are queued behind it.
             let pending = (0..<5).map { i in
@@ -199,7 +201,7 @@ struct RedisConnectionTests {
             #expect(try await admin.send("CLIENT", "KILL", "ID", id) == .integer(1))
             for task in pending {
                 await #expect(throws: RedisClientError.connectionClosed) {
-                    _ = try await withTimeout(5, "pending command to fail") { try await task.value }
+                    _ = try await withTimeout(20, "pending command to fail") { try await task.value }
                 }
             }
             try await waitUntil(20, "channel to close") { !victim.isConnected }
@@ -210,7 +212,7 @@ struct RedisConnectionTests {
 
     @Test func closeFailsLaterCommands() async throws {
         try await withRedisServer { server in
-            let redis = try await RedisConnection.connect(to: server.url)
+            let redis = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             await redis.close()
             await redis.close()
             await #expect(throws: RedisClientError.connectionClosed) { try await redis.ping() }
@@ -218,7 +220,9 @@ struct RedisConnectionTests {
     }
 
     @Test func connectFailsWhenNothingListens() async throws {
-        let port = try freeLoopbackPort()
+        let reservation = try PortReservation()
+        let port = reservation.port
+        defer { _ = reservation }
         await #expect(throws: (any Error).self) {
             try await withTimeout(10, "refused connect") {
                 _ = try await RedisConnection.connect(to: RedisURL(host: "127.0.0.1", port: port), timeout: .seconds(2))
@@ -237,7 +241,7 @@ struct RedisConnectionTests {
             .bind(host: "127.0.0.1", port: 0).get()
         let redis = try await RedisConnection.connect(to: RedisURL(host: "127.0.0.1", port: server.localAddress!.port!))
         await #expect {
-            _ = try await withTimeout(5, "garbage reply") { try await redis.ping() }
+            _ = try await withTimeout(20, "garbage reply") { try await redis.ping() }
         } throws: { error in
             if case RedisClientError.protocolError = error { return true }
             return false

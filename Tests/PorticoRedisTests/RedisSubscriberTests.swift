@@ -9,9 +9,9 @@ import Testing
 struct RedisSubscriberTests {
     @Test func receivesPublishedMessages() async throws {
         try await withRedisServer { server in
-            let subscriber = try await RedisSubscriber.connect(to: server.url)
+            let subscriber = try await RedisSubscriber.connect(to: server.url, timeout: testConnectTimeout)
             let inbox = Collector(subscriber.messages)
-            let publisher = try await RedisConnection.connect(to: server.url)
+            let publisher = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
 
             try await subscriber.subscribe(channels: ["news", "sport"])
             try await subscriber.psubscribe(patterns: ["events.*"])
@@ -49,10 +49,10 @@ struct RedisSubscriberTests {
 
     @Test func subscriberUsesPassword() async throws {
         try await withRedisServer(password: "pw") { server in
-            let subscriber = try await RedisSubscriber.connect(to: server.url)
+            let subscriber = try await RedisSubscriber.connect(to: server.url, timeout: testConnectTimeout)
             let inbox = Collector(subscriber.messages)
             try await subscriber.subscribe(channels: ["c"])
-            let publisher = try await RedisConnection.connect(to: server.url)
+            let publisher = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             #expect(try await publisher.publish(channel: "c", message: "authed") == 1)
             _ = try await inbox.first(within: 20, "authed message") { $0.string == "authed" }
             await subscriber.close()
@@ -60,19 +60,21 @@ struct RedisSubscriberTests {
 
             var wrong = server.url
             wrong.password = "nope"
-            await #expect(throws: RedisClientError.self) { _ = try await RedisSubscriber.connect(to: wrong) }
+            await #expect(throws: RedisClientError.self) {
+                _ = try await RedisSubscriber.connect(to: wrong, timeout: testConnectTimeout)
+            }
         }
     }
 
     @Test func reconnectsAndResubscribesAfterServerRestart() async throws {
         try await withRedisServer { server in
-            let subscriber = try await RedisSubscriber.connect(to: server.url, timeout: .seconds(2))
+            let subscriber = try await RedisSubscriber.connect(to: server.url, timeout: testConnectTimeout)
             let inbox = Collector(subscriber.messages)
             let events = Collector(subscriber.events)
             try await subscriber.subscribe(channels: ["jobs"])
             try await subscriber.psubscribe(patterns: ["audit.*"])
 
-            var publisher = try await RedisConnection.connect(to: server.url)
+            var publisher = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             #expect(try await publisher.publish(channel: "jobs", message: "before") == 1)
             _ = try await inbox.first(within: 20, "message before restart") { $0.string == "before" }
             await publisher.close()
@@ -95,7 +97,7 @@ struct RedisSubscriberTests {
             }
             #expect(subscriber.isConnected)
 
-            publisher = try await RedisConnection.connect(to: server.url)
+            publisher = try await RedisConnection.connect(to: server.url, timeout: testConnectTimeout)
             #expect(try await publisher.publish(channel: "jobs", message: "after") == 1)
             #expect(try await publisher.publish(channel: "audit.login", message: "pattern after") == 1)
             #expect(try await publisher.publish(channel: "late", message: "late after") == 1)
@@ -118,7 +120,7 @@ struct RedisSubscriberTests {
             try await subscriber.subscribe(channels: ["x"])
             server.stop()
             _ = try await events.first(within: 20, "disconnected event") { $0 == .disconnected }
-            try await withTimeout(5, "close while reconnecting") { await subscriber.close() }
+            try await withTimeout(20, "close while reconnecting") { await subscriber.close() }
             try await events.waitForEnd(within: 20)
         }
     }

@@ -10,6 +10,11 @@ import PorticoRedis
     import Darwin
 #endif
 
+/// How long a test's connect (with AUTH, SELECT, SUBSCRIBE) may take: generous, because `make test` runs
+/// every suite at once on two cores and a connect can wait seconds for a thread. Tests check behaviour,
+/// never timing.
+let testConnectTimeout: Duration = .seconds(30)
+
 struct TestTimeout: Error, CustomStringConvertible {
     var what: String
     var description: String { "timed out: \(what)" }
@@ -81,11 +86,14 @@ final class RedisTestServer: @unchecked Sendable {
     private let directory: String
     private let lock = NIOLock()
     private var process: Process?
+    /// Keeps the port this server's for as long as the object lives.
+    private let reservation: PortReservation
 
     var url: RedisURL { RedisURL(host: "127.0.0.1", port: port, password: password) }
 
-    private init(port: Int, password: String?) {
-        self.port = port
+    private init(reservation: PortReservation, password: String?) {
+        self.reservation = reservation
+        self.port = reservation.port
         self.password = password
         self.directory = NSTemporaryDirectory() + "portico-redis-test-\(port)-\(UUID().uuidString)"
     }
@@ -94,7 +102,7 @@ final class RedisTestServer: @unchecked Sendable {
     static func start(password: String? = nil) async throws -> RedisTestServer {
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let server = RedisTestServer(port: try freeLoopbackPort(), password: password)
+            let server = RedisTestServer(reservation: try PortReservation(), password: password)
             do {
                 try await server.launch()
                 return server
@@ -134,11 +142,11 @@ final class RedisTestServer: @unchecked Sendable {
         try process.run()
         lock.withLock { self.process = process }
         let url = RedisURL(host: "127.0.0.1", port: port)
-        try await waitUntil(10, "redis-server on port \(port) to answer PING") {
+        try await waitUntil(30, "redis-server on port \(port) to answer PING") {
             guard process.isRunning else {
                 throw TestTimeout(what: "redis-server exited early (port \(self.port) taken?)")
             }
-            guard let connection = try? await RedisConnection.connect(to: url, timeout: .seconds(5)) else {
+            guard let connection = try? await RedisConnection.connect(to: url, timeout: testConnectTimeout) else {
                 return false
             }
             // With --requirepass an unauthenticated PING gets -NOAUTH: the server is up all the same.
@@ -175,29 +183,42 @@ final class RedisTestServer: @unchecked Sendable {
     }
 }
 
-/// Binds a TCP socket to 127.0.0.1:0, reads the port the kernel picked, and releases it.
-func freeLoopbackPort() throws -> Int {
-    #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-    #endif
-    guard fd >= 0 else { throw TestTimeout(what: "socket() failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+/// A loopback port held by a socket that is bound (with SO_REUSEADDR) but never listens: connects to it are
+/// refused, the kernel hands it to no other `bind(port 0)`, and a redis-server (which sets SO_REUSEADDR too)
+/// can still listen on it. Held for a server's whole life, restarts included, no test running in parallel
+/// can take the port in between.
+final class PortReservation: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw TestTimeout(what: "socket() failed") }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw TestTimeout(what: "bind() failed")
+        }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: address.sin_port))
     }
-    guard bound == 0 else { throw TestTimeout(what: "bind() failed") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { throw TestTimeout(what: "getsockname() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+
+    deinit { close(fd) }
 }
 
 /// Starts a redis-server for the duration of `body` and always kills it afterwards.
