@@ -114,7 +114,7 @@ struct RedisSubscriberTests {
     @Test func closeWhileReconnectingStopsCleanly() async throws {
         try await withRedisServer { server in
             let subscriber = try await RedisSubscriber.connect(
-                to: server.url,
+                to: server.url, timeout: testConnectTimeout,
                 reconnectPolicy: RedisReconnectPolicy(initialDelay: .milliseconds(20), maxDelay: .milliseconds(200)))
             let events = Collector(subscriber.events)
             try await subscriber.subscribe(channels: ["x"])

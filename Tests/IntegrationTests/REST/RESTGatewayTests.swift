@@ -14,7 +14,7 @@ struct RESTGatewayTests {
         services:
           echo:
             endpoints: ["http://127.0.0.1:\(upstream)"]
-            requestTimeout: 5s
+            requestTimeout: 20s  # generous: the whole suite runs at once on two cores
           dead:
             endpoints: ["http://127.0.0.1:1"]
             connectTimeout: 500ms
