@@ -44,14 +44,16 @@ extension ChannelHub {
         state.withLock { state in
             guard let member = state.channels[name]?.members[connectionID] else { return }
             if let reply { _ = member.connection.send(reply) }
+            var delivered = (epoch: epoch, offset: offset)
             for item in member.pending ?? [] {
-                if case .publication(let itemOffset, let itemEpoch, _) = item, itemEpoch == epoch, itemOffset <= offset
-                {
-                    continue
+                if case .publication(let itemOffset, let itemEpoch, _) = item {
+                    if itemEpoch == delivered.epoch && itemOffset <= delivered.offset { continue }
+                    delivered = (itemEpoch, itemOffset)
                 }
                 _ = member.connection.send(item.message)
             }
             state.channels[name]?.members[connectionID]?.pending = nil
+            state.channels[name]?.members[connectionID]?.delivered = delivered
         }
     }
 
@@ -64,22 +66,31 @@ extension ChannelHub {
     /// `exceptID` (the subject of a join or leave event does not get its own event).
     func relay(_ item: Relayed, to name: String, except exceptID: String? = nil) {
         state.withLock { state in
-            // Taken out while changed, so appending to a pending list does not copy the members.
+            // Taken out while changed, so changing its members does not copy them.
             guard var channel = state.channels.removeValue(forKey: name) else { return }
-            var holding: [String] = []
             var overflowing: [ClientConnection] = []
-            for (id, member) in channel.members where id != exceptID {
-                if let pending = member.pending {
-                    if pending.count >= Self.maxPending {
-                        overflowing.append(member.connection)
+            var index = channel.members.values.startIndex
+            while index != channel.members.values.endIndex {
+                defer { index = channel.members.values.index(after: index) }
+                // Fields read one by one: a copy of the member would make appending copy its pending list.
+                let connection = channel.members.values[index].connection
+                if connection.id == exceptID { continue }
+                if let held = channel.members.values[index].pending?.count {
+                    if held >= Self.maxPending {
+                        overflowing.append(connection)
                     } else {
-                        holding.append(id)
+                        channel.members.values[index].pending?.append(item)
                     }
-                } else {
-                    _ = member.connection.send(item.message)
+                    continue
                 }
+                if case .publication(let offset, let epoch, _) = item {
+                    if let last = channel.members.values[index].delivered, last.epoch == epoch, offset <= last.offset {
+                        continue
+                    }
+                    channel.members.values[index].delivered = (epoch, offset)
+                }
+                _ = connection.send(item.message)
             }
-            for id in holding { channel.members[id]?.pending?.append(item) }
             state.channels[name] = channel
             for connection in overflowing {
                 connection.close(code: 1008, reason: "slow consumer", drain: false)

@@ -40,6 +40,10 @@ final class ChannelHub: Sendable {
     struct LocalMember {
         let connection: ClientConnection
         var pending: [Relayed]?
+        /// With a bus: the last publication this subscriber has (epoch and offset), so one that arrives
+        /// again is dropped. Redis answers the subscription on one connection and publishes on another,
+        /// so a publication the answer already covered can still arrive after it.
+        var delivered: (epoch: String, offset: UInt64)?
         var connectionID: String { connection.id }
         var member: Member { Member(connection: connection) }
     }

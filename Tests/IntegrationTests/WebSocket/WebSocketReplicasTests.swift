@@ -198,13 +198,15 @@ struct WebSocketReplicasTests {
         #expect(subscribed["recovery"] as? String == "recovered")
         offsets += (subscribed["publications"] as? [[String: Any]] ?? []).compactMap { $0["offset"] as? Int }
         let last = 1 + 2 * ((total - 1) / 2)
+        var seen: [String] = ["subscribed at \(subscribed["offset"] ?? "?") recovering \(offsets.count)"]
         while offsets.last ?? (subscribed["offset"] as? Int ?? 0) < last {
             let message = try await carol.next()
+            seen.append("\(message["type"] ?? "?") \(message["offset"] ?? "")")
             if message["type"] as? String == "publication", let offset = message["offset"] as? Int {
                 offsets.append(offset)
             }
         }
-        #expect(offsets == Array(2...last))
+        #expect(offsets == Array(2...last), "\(seen)")
         await carol.close()
     }
 }
