@@ -164,7 +164,8 @@ final class RedisTestServer: @unchecked Sendable {
         }
         guard let process else { return }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for _ in 0..<500 where process.isRunning { usleep(10_000) }  // Not waitUntilExit: it can hang off the main thread.
+        // Polled, not waitUntilExit: that can hang off the main thread on Linux.
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
     }
 
     /// Stops the server and removes its directory.
