@@ -69,6 +69,7 @@ extension ChannelHub {
             // Taken out while changed, so changing its members does not copy them.
             guard var channel = state.channels.removeValue(forKey: name) else { return }
             var overflowing: [ClientConnection] = []
+            var batch: OutboundBatch? = OutboundBatch()
             var index = channel.members.values.startIndex
             while index != channel.members.values.endIndex {
                 defer { index = channel.members.values.index(after: index) }
@@ -89,8 +90,9 @@ extension ChannelHub {
                     }
                     channel.members.values[index].delivered = (epoch, offset)
                 }
-                _ = connection.send(item.message)
+                _ = connection.send(item.message, batch: &batch)
             }
+            batch?.submit()
             state.channels[name] = channel
             for connection in overflowing {
                 connection.close(code: 1008, reason: "slow consumer", drain: false)

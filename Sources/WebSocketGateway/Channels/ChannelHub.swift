@@ -180,7 +180,10 @@ final class ChannelHub: Sendable {
                 if channel.history.count > channel.policy.historySize { channel.history.removeFirst() }
             }
             let message = ChannelMessages.publication(publication, channel: name, epoch: channel.epoch)
-            for member in channel.members.values { _ = member.connection.send(message) }
+            // Submitted under the lock, so a channel's publications reach each loop in offset order.
+            var batch: OutboundBatch? = OutboundBatch()
+            for member in channel.members.values { _ = member.connection.send(message, batch: &batch) }
+            batch?.submit()
             let position = Position(offset: channel.lastOffset, epoch: channel.epoch)
             // A channel that keeps nothing and has no subscriber is forgotten; its next publication
             // starts a new epoch (nobody could have recovered from this one anyway).

@@ -88,6 +88,12 @@ final class ClientConnection: Sendable {
 
     /// Queues `message` for the client without waiting.
     func send(_ message: OutboundMessage) -> SendResult {
+        var batch: OutboundBatch? = nil
+        return send(message, batch: &batch)
+    }
+
+    /// `send`, with a direct write added to `batch` (when there is one) instead of scheduled on its own.
+    func send(_ message: OutboundMessage, batch: inout OutboundBatch?) -> SendResult {
         let size = message.size
         let admitted = state.withLock { state -> Bool? in
             guard state.closeRequest == nil else { return nil }
@@ -101,7 +107,11 @@ final class ClientConnection: Sendable {
             return .overflow
         }
         if writesDirectly, let channel {
-            channel.eventLoop.execute { self.write(message, size: size, on: channel) }
+            if batch != nil {
+                batch!.add(self, message, size: size, on: channel)
+            } else {
+                channel.eventLoop.execute { self.write(message, size: size, on: channel) }
+            }
             return .queued
         }
         switch continuation.yield(message) {
@@ -121,7 +131,7 @@ final class ClientConnection: Sendable {
     /// On the event loop: writes `message` as one frame, or as fragments when it is long. Dropped when the
     /// connection is closing without draining or gone; a socket that has not taken `maxQueuedBytes` yet
     /// makes the connection a slow consumer.
-    private func write(_ message: OutboundMessage, size: Int, on channel: any Channel) {
+    fileprivate func write(_ message: OutboundMessage, size: Int, on channel: any Channel) {
         let dropped = state.withLock { state -> Bool in
             let drop = state.closeRequest.map { !$0.drain } ?? false
             if drop { state.queuedBytes -= size }
@@ -221,4 +231,37 @@ final class ClientConnection: Sendable {
     var lastActive: Date { state.withLock { $0.lastActive } }
     var lastActiveInstant: ContinuousClock.Instant { state.withLock { $0.lastActiveInstant } }
     var counters: Counters { state.withLock { $0.counters } }
+}
+
+/// Messages for many connections at once (a channel publication): the direct writes are grouped by event
+/// loop and run as one task per loop, instead of one task (and one loop wake-up) per connection.
+struct OutboundBatch {
+    private struct Write {
+        let connection: ClientConnection
+        let message: OutboundMessage
+        let size: Int
+        let channel: any Channel
+    }
+
+    private var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [Write])] = [:]
+
+    init() {}
+
+    fileprivate mutating func add(
+        _ connection: ClientConnection, _ message: OutboundMessage, size: Int, on channel: any Channel
+    ) {
+        let loop = channel.eventLoop
+        byLoop[ObjectIdentifier(loop), default: (loop, [])].writes.append(
+            Write(connection: connection, message: message, size: size, channel: channel))
+    }
+
+    /// Schedules the writes, in the order they were added on each loop.
+    func submit() {
+        for (_, group) in byLoop {
+            let writes = group.writes
+            group.loop.execute {
+                for write in writes { write.connection.write(write.message, size: write.size, on: write.channel) }
+            }
+        }
+    }
 }
