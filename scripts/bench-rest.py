@@ -16,32 +16,13 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+
+from benchlib import cpu_seconds, free_port, wait_http
 
 SMALL_JSON = '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","roles":["admin","dev"]}\n'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{url} did not answer")
 
 
 def nginx_conf(directory, body):
@@ -89,28 +70,6 @@ def wrk(url, connections, duration, threads, pids=()):
         # CPU time the proxy itself spent per request: steadier than req/s on a shared machine.
         "cpu_us": cpu * 1e6 / requests if requests and pids else None,
     }
-
-
-def cpu_seconds(pids):
-    """utime + stime of these processes and their children processes (nginx workers), in seconds."""
-    total = 0
-    ticks = os.sysconf("SC_CLK_TCK")
-    seen = set()
-    queue = list(pids)
-    while queue:
-        pid = queue.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                queue.extend(int(child) for child in f.read().split())
-        except OSError:
-            pass
-    return total / ticks
 
 
 def to_ms(text):

@@ -27,7 +27,6 @@ import platform
 import queue
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,29 +34,11 @@ import threading
 import time
 import urllib.request
 
+from benchlib import cpu_seconds, free_port, rss_kb, wait_http
+
 API_KEY = "bench-key-0123456789"
 CHANNEL = "bench:1"
 TARGETS = {"echo_ratio": 1.0, "idle_kb": 10.0, "broadcast_p99_ms": 50.0}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=30, process=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process is not None and process.poll() is not None:
-            sys.exit(f"{url}: the process exited with {process.returncode} before answering")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{url} did not answer")
 
 
 def raise_nofile():
@@ -67,49 +48,6 @@ def raise_nofile():
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def cpu_seconds(pids):
-    """utime + stime of these processes and their children processes (nginx workers), in seconds."""
-    total = 0
-    ticks = os.sysconf("SC_CLK_TCK")
-    for pid in process_tree(pids):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except OSError:
-            pass
-    return total / ticks
-
-
-def rss_kb(pids):
-    """VmRSS of these processes and their children (nginx: master and workers), in KiB."""
-    total = 0
-    for pid in process_tree(pids):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def process_tree(pids):
-    seen, queue_ = [], list(pids)
-    while queue_:
-        pid = queue_.pop()
-        if pid in seen:
-            continue
-        seen.append(pid)
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                queue_.extend(int(child) for child in f.read().split())
-        except OSError:
-            pass
-    return seen
 
 
 class Bench:

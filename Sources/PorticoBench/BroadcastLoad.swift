@@ -223,20 +223,12 @@ final class SubscriberHandler: BenchClientHandler {
 
 /// `http://host:port/path`.
 struct HTTPTarget: Sendable {
-    var host: String
-    var port: Int
-    var path: String
+    let url: URLTarget
+    var host: String { url.host }
+    var port: Int { url.port }
+    var path: String { url.path }
 
-    init(url: String) throws {
-        guard url.hasPrefix("http://") else { throw BenchError.badURL(url) }
-        let rest = url.dropFirst("http://".count)
-        let authority = rest.prefix { $0 != "/" }
-        path = rest.count > authority.count ? String(rest.dropFirst(authority.count)) : "/"
-        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...])
-        else { throw BenchError.badURL(url) }
-        host = String(authority[..<colon])
-        self.port = port
-    }
+    init(url: String) throws { self.url = try URLTarget(url: url, scheme: "http") }
 }
 
 struct HTTPAnswer: Sendable {

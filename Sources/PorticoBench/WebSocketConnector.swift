@@ -8,15 +8,16 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-struct WebSocketTarget: Sendable {
+/// `SCHEME://host:port/path` split up (no TLS: the benchmark is loopback only).
+struct URLTarget: Sendable {
     var host: String
     var port: Int
     var path: String
 
-    /// `ws://host:port/path` (no TLS: the benchmark is loopback only).
-    init(url: String) throws {
-        guard url.hasPrefix("ws://") else { throw BenchError.badURL(url) }
-        let rest = url.dropFirst("ws://".count)
+    init(url: String, scheme: String) throws {
+        let prefix = scheme + "://"
+        guard url.hasPrefix(prefix) else { throw BenchError.badURL(url) }
+        let rest = url.dropFirst(prefix.count)
         let authority = rest.prefix { $0 != "/" }
         path = rest.count > authority.count ? String(rest.dropFirst(authority.count)) : "/"
         guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...])
@@ -24,6 +25,16 @@ struct WebSocketTarget: Sendable {
         host = String(authority[..<colon])
         self.port = port
     }
+}
+
+/// `ws://host:port/path`.
+struct WebSocketTarget: Sendable {
+    let url: URLTarget
+    var host: String { url.host }
+    var port: Int { url.port }
+    var path: String { url.path }
+
+    init(url: String) throws { self.url = try URLTarget(url: url, scheme: "ws") }
 }
 
 enum BenchError: Error, CustomStringConvertible {
@@ -34,7 +45,7 @@ enum BenchError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .badURL(let url): "not a ws://host:port/path URL: \(url)"
+        case .badURL(let url): "not a ws:// or http://host:port/path URL: \(url)"
         case .notUpgraded(let detail): "upgrade refused: \(detail)"
         case .timedOut(let what): "timed out: \(what)"
         case .closed(let what): "connection closed: \(what)"

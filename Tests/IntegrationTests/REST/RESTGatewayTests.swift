@@ -263,21 +263,34 @@ struct RESTGatewayTests {
 
 /// Sends raw bytes and reads the first response, for malformed-HTTP tests.
 enum RawSocket {
-    static func exchange(port: Int, _ text: String, untilClosed: Bool = false) throws -> String {
+    /// A TCP connection to 127.0.0.1:`port` whose reads time out after 15 s; with `receiveBuffer`, the kernel
+    /// keeps at most about that much unread for it. The caller closes the descriptor.
+    static func connect(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var timeout = timeval(tv_sec: 15, tv_usec: 0)  // Generous: the suite runs loaded on 2 cores.
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw HarnessError(description: "connect failed") }
+        guard connected == 0 else {
+            close(fd)
+            throw HarnessError(description: "connect failed")
+        }
+        return fd
+    }
+
+    static func exchange(port: Int, _ text: String, untilClosed: Bool = false) throws -> String {
+        let fd = try connect(port: port)
+        defer { close(fd) }
         _ = text.withCString { send(fd, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         guard untilClosed else {

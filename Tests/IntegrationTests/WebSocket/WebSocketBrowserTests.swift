@@ -2,7 +2,6 @@
 // tabs (selenium, from the .venv that `make venv` fills) against websocket-gateway's /demo/chat, which
 // loads the browser SDK from /sdk/portico-ws.js; each tab must see the other's messages.
 import Foundation
-import Synchronization
 import Testing
 
 @Suite("WebSocket gateway in a browser", .serialized)
@@ -24,20 +23,11 @@ struct WebSocketBrowserTests {
                 Issue.record("\(python.path) is missing: `make venv` (or `make test`) installs selenium there")
                 return
             }
-            let result = try await Self.run(
-                python,
-                arguments: [root.appendingPathComponent("Tests/Browser/chat_browser_test.py").path, gateway.baseURL],
+            let result = try await runTool(
+                python.path, [root.appendingPathComponent("Tests/Browser/chat_browser_test.py").path, gateway.baseURL],
                 timeout: .seconds(120))
-            #expect(result.status == 0, "\(result.output)")
-            #expect(result.output.contains("ok: two browsers exchanged messages"))
+            #expect(result.status == 0, "\(result.text)\(result.errorText)")
+            #expect(result.text.contains("ok: two browsers exchanged messages"))
         }
-    }
-
-    /// Runs a program to its end (killed after `timeout`), with its output and then its error output.
-    static func run(_ executable: URL, arguments: [String], timeout: Duration) async throws -> (
-        status: Int32, output: String
-    ) {
-        let result = try await runTool(executable.path, arguments, timeout: timeout)
-        return (result.status, result.text + result.errorText)
     }
 }

@@ -10,16 +10,17 @@ struct WebSocketRobustnessTests {
     @Test func autobahnStyleCasesPass() async throws {
         try await WebSocketGatewayTests.withGateway { gateway, _ in
             let root = BuildProducts.repositoryRoot
-            let result = try await WebSocketBrowserTests.run(
-                URL(fileURLWithPath: "/usr/bin/python3"),
-                arguments: [
+            let result = try await runTool(
+                "/usr/bin/python3",
+                [
                     root.appendingPathComponent("Tests/WebSocketRobustness/run.py").path,
                     "ws://127.0.0.1:\(gateway.port)/ws",
                 ],
                 timeout: .seconds(180))
-            #expect(result.status == 0, "\(result.output)")
-            let summary = result.output.split(separator: "\n").last { $0.contains(" cases in ") } ?? ""
-            #expect(summary.contains("PASS") && !summary.contains("FAIL"), "\(result.output)")
+            let output = result.text + result.errorText
+            #expect(result.status == 0, "\(output)")
+            let summary = output.split(separator: "\n").last { $0.contains(" cases in ") } ?? ""
+            #expect(summary.contains("PASS") && !summary.contains("FAIL"), "\(output)")
             // The gateway is still up after every case.
             let health = try await WebSocketGatewayTests.http("\(gateway.adminURL)/healthz")
             #expect(health.status == 200)
