@@ -116,8 +116,9 @@ struct RESTFastPathTests {
     }
 
     @Test func aShorterDeadlineAfterALongerOneOnTheSameConnectionStillFires() async throws {
-        // One timer per connection: armed for the first request's 5 s, it must move earlier for the
-        // second request's 500 ms route timeout.
+        // One timer per connection: armed for the first request's 20 s (the echo service's
+        // requestTimeout), it must move earlier for the second request's 500 ms route timeout. The bound
+        // below only tells "moved" from "20 s", with room for a loaded machine.
         try await RESTGatewayTests.withGateway { gateway, _ in
             let start = ContinuousClock.now
             let text = try RawSocket.exchange(
@@ -127,7 +128,7 @@ struct RESTFastPathTests {
             #expect(text.hasPrefix("HTTP/1.1 200"))
             #expect(text.contains("HTTP/1.1 504 Gateway Timeout"))
             #expect(text.contains("upstream_timeout"))
-            #expect(ContinuousClock.now - start < .seconds(4))
+            #expect(ContinuousClock.now - start < .seconds(12))
         }
     }
 
