@@ -5,6 +5,7 @@ import GatewayCore
 public import GatewayHTTP
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import PorticoRedis
@@ -69,10 +70,9 @@ public enum WebSocketGateway {
         upgradeRouter.add(
             middleware: env.observabilityMiddleware(for: WebSocketGatewayContext.self))
         upgradeRouter.add(middleware: HandshakeRefusalMiddleware(logger: env.logger))
-        upgradeRouter.ws(RouterPath(config.path)) { request, context in
-            try await runtime.shouldUpgrade(request, context: context)
-        } onUpgrade: { inbound, outbound, context in
-            await runtime.serve(inbound: inbound, outbound: outbound, context: context)
+        // A 200 from this router is an accepted handshake; WebSocketListenerChannel then upgrades.
+        upgradeRouter.get(RouterPath(config.path)) { request, context in
+            Response(status: .ok, headers: try await runtime.shouldUpgrade(request, context: context))
         }
 
         // Plain HTTP on the same listener: the management API, and a clear answer at the WebSocket path.
@@ -110,9 +110,14 @@ public enum WebSocketGateway {
             // Checks close reasons (RFC 6455 §7.1.6); messages are checked by MessageAssembler, which
             // reads frames, so this flag touches nothing else.
             validateUTF8: true)
+        let upgradeResponder = upgradeRouter.buildResponder()
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: upgradeRouter, configuration: .init(ws: webSocket)),
+            server: HTTPServerBuilder { responder in
+                WebSocketListenerChannel(
+                    responder: responder, upgradeResponder: upgradeResponder, configuration: webSocket, runtime: runtime
+                )
+            },
             configuration: env.applicationConfiguration,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -2,12 +2,14 @@
 // outbound queue bounded in messages and bytes that never blocks the sender (a full queue closes the
 // connection with 1008), its message-rate bucket, and the close request that ends it.
 //
-// Messages reach the socket one of two ways. Without compression they are written straight onto the
-// channel's event loop (`writesDirectly`): one hop, no task to wake, so a broadcast to thousands costs
-// little more than their `writev`s; the byte bound then applies to what the socket has not taken yet
-// (NIO's buffered bytes). With permessage-deflate they go through the connection's writer task, which
-// hands them to hummingbird-websocket to compress. Either way a connection's messages keep their order:
-// a connection uses one way for its whole life.
+// Messages reach the socket one of two ways. Without compression (connections served by
+// DirectConnectionHandler) they are written straight onto the channel's event loop (`writesDirectly`):
+// one hop, no task to wake, so a broadcast to thousands costs little more than their `writev`s; the byte
+// bound then applies to what the socket has not taken yet (NIO's buffered bytes), and a close request is
+// handed to the handler (`onClose`), which writes the close frame after what was written before it.
+// With permessage-deflate they go through the connection's writer task, which hands them to
+// hummingbird-websocket to compress. Either way a connection's messages keep their order: a connection
+// uses one way for its whole life.
 import Foundation
 import GatewayCore
 import NIOCore
@@ -51,8 +53,9 @@ final class ClientConnection: Sendable {
     let openedAt = ContinuousClock.now
     /// The socket, closed by the sweeper when a close handshake does not finish in time.
     let channel: (any Channel)?
-    let outbound: AsyncStream<OutboundMessage>
-    private let continuation: AsyncStream<OutboundMessage>.Continuation
+    /// The writer task's queue (nil when the connection writes directly).
+    let outbound: AsyncStream<OutboundMessage>?
+    private let continuation: AsyncStream<OutboundMessage>.Continuation?
     private let state: Mutex<State>
     private let maxQueuedBytes: Int
     private let rate: WebSocketMessageRateConfig?
@@ -62,6 +65,8 @@ final class ClientConnection: Sendable {
     private let onWritten: (@Sendable (Int) -> Void)?
     /// Told when a direct write finds the socket too far behind (a queue overflow is the sender's to count).
     private let onSlowConsumer: (@Sendable () -> Void)?
+    /// Told the first close request of a connection that writes directly.
+    private let onClose: (@Sendable (CloseRequest) -> Void)?
 
     /// Messages longer than this are sent as fragments (clients often cap frames at 16 KiB).
     static var fragmentSize: Int { WebSocketRuntime.outboundFragmentSize }
@@ -69,17 +74,23 @@ final class ClientConnection: Sendable {
     init(
         accepted: AcceptedHandshake, queueCapacity: Int, maxQueuedBytes: Int = .max,
         rate: WebSocketMessageRateConfig? = nil, channel: (any Channel)? = nil, writesDirectly: Bool = false,
-        onWritten: (@Sendable (Int) -> Void)? = nil, onSlowConsumer: (@Sendable () -> Void)? = nil
+        onWritten: (@Sendable (Int) -> Void)? = nil, onSlowConsumer: (@Sendable () -> Void)? = nil,
+        onClose: (@Sendable (CloseRequest) -> Void)? = nil
     ) {
         self.accepted = accepted
         self.channel = channel
         self.writesDirectly = writesDirectly && channel != nil
         self.onWritten = onWritten
         self.onSlowConsumer = onSlowConsumer
+        self.onClose = onClose
         self.maxQueuedBytes = maxQueuedBytes
         self.rate = rate
-        (outbound, continuation) = AsyncStream.makeStream(
-            of: OutboundMessage.self, bufferingPolicy: .bufferingOldest(queueCapacity))
+        if self.writesDirectly {
+            (outbound, continuation) = (nil, nil)
+        } else {
+            (outbound, continuation) = AsyncStream.makeStream(
+                of: OutboundMessage.self, bufferingPolicy: .bufferingOldest(queueCapacity))
+        }
         state = Mutex(
             State(
                 lastActive: accepted.connectedAt, lastActiveInstant: .now, tokens: Double(rate?.capacity ?? 0),
@@ -114,6 +125,7 @@ final class ClientConnection: Sendable {
             }
             return .queued
         }
+        guard let continuation else { return .closed }
         switch continuation.yield(message) {
         case .enqueued:
             return .queued
@@ -131,7 +143,7 @@ final class ClientConnection: Sendable {
     /// On the event loop: writes `message` as one frame, or as fragments when it is long. Dropped when the
     /// connection is closing without draining or gone; a socket that has not taken `maxQueuedBytes` yet
     /// makes the connection a slow consumer.
-    fileprivate func write(_ message: OutboundMessage, size: Int, on channel: any Channel) {
+    fileprivate func write(_ message: OutboundMessage, size: Int, on channel: any Channel, payload: ByteBuffer? = nil) {
         let dropped = state.withLock { state -> Bool in
             let drop = state.closeRequest.map { !$0.drain } ?? false
             if drop { state.queuedBytes -= size }
@@ -150,8 +162,8 @@ final class ClientConnection: Sendable {
         }
         let (opcode, data): (WebSocketOpcode, ByteBuffer) =
             switch message {
-            case .text(let text): (.text, channel.allocator.buffer(string: text))
-            case .binary(let bytes): (.binary, channel.allocator.buffer(bytes: bytes))
+            case .text(let text): (.text, payload ?? channel.allocator.buffer(string: text))
+            case .binary(let bytes): (.binary, payload ?? channel.allocator.buffer(bytes: bytes))
             }
         if data.readableBytes <= Self.fragmentSize {
             channel.write(WebSocketFrame(fin: true, opcode: opcode, data: data), promise: nil)
@@ -174,17 +186,20 @@ final class ClientConnection: Sendable {
     /// Asks for the connection to close; the first request wins. With `drain`, queued messages are sent
     /// before the close frame; without, they are dropped.
     func close(code: UInt16, reason: String, drain: Bool) {
+        let request = CloseRequest(code: code, reason: reason, drain: drain)
         let first = state.withLock { state -> Bool in
             guard state.closeRequest == nil else { return false }
-            state.closeRequest = CloseRequest(code: code, reason: reason, drain: drain)
+            state.closeRequest = request
             state.closeRequestedAt = .now
             return true
         }
-        if first { continuation.finish() }
+        guard first else { return }
+        continuation?.finish()
+        onClose?(request)
     }
 
     /// Ends the outbound queue once the connection is gone (no close frame is sent).
-    func finishOutbound() { continuation.finish() }
+    func finishOutbound() { continuation?.finish() }
 
     var closeRequest: CloseRequest? { state.withLock { $0.closeRequest } }
     var closeRequestedAt: ContinuousClock.Instant? { state.withLock { $0.closeRequestedAt } }
@@ -234,25 +249,41 @@ final class ClientConnection: Sendable {
 }
 
 /// Messages for many connections at once (a channel publication): the direct writes are grouped by event
-/// loop and run as one task per loop, instead of one task (and one loop wake-up) per connection.
+/// loop and run as one task per loop, instead of one task (and one loop wake-up) per connection, and a
+/// message's bytes are copied into one buffer that every connection's frame shares (NIO writes a server
+/// frame's header and payload separately, so the payload is not copied again per connection).
 struct OutboundBatch {
     private struct Write {
         let connection: ClientConnection
         let message: OutboundMessage
         let size: Int
         let channel: any Channel
+        let payload: ByteBuffer
     }
 
     private var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [Write])] = [:]
+    /// The last message added and its bytes (a publication adds the same message for every subscriber).
+    private var last: (message: OutboundMessage, payload: ByteBuffer)?
 
     init() {}
 
     fileprivate mutating func add(
         _ connection: ClientConnection, _ message: OutboundMessage, size: Int, on channel: any Channel
     ) {
+        let payload: ByteBuffer
+        if let last, last.message == message {
+            payload = last.payload
+        } else {
+            payload =
+                switch message {
+                case .text(let text): ByteBuffer(string: text)
+                case .binary(let bytes): ByteBuffer(bytes: bytes)
+                }
+            last = (message, payload)
+        }
         let loop = channel.eventLoop
         byLoop[ObjectIdentifier(loop), default: (loop, [])].writes.append(
-            Write(connection: connection, message: message, size: size, channel: channel))
+            Write(connection: connection, message: message, size: size, channel: channel, payload: payload))
     }
 
     /// Schedules the writes, in the order they were added on each loop.
@@ -260,7 +291,9 @@ struct OutboundBatch {
         for (_, group) in byLoop {
             let writes = group.writes
             group.loop.execute {
-                for write in writes { write.connection.write(write.message, size: write.size, on: write.channel) }
+                for write in writes {
+                    write.connection.write(write.message, size: write.size, on: write.channel, payload: write.payload)
+                }
             }
         }
     }

@@ -1,7 +1,9 @@
-// The life of one upgraded connection: register it, read and reassemble messages (handled concurrently,
-// at most a few at a time, within the connection's message rate), write queued messages from a single
-// writer task, then call `$disconnect` once, unregister, and write the connection's access-log line.
-// Idle, lifetime and close timeouts are enforced by one ConnectionSweeper for all connections.
+// The life of an upgraded connection with permessage-deflate (hummingbird-websocket compresses, in a
+// task): register it, read and reassemble messages (handled concurrently, at most a few at a time, within
+// the connection's message rate), write queued messages from a single writer task, then end it
+// (`connectionEnded`: `$disconnect` once, unregister, the access-log line), as DirectConnectionHandler
+// does for connections without an extension. Idle, lifetime and close timeouts are enforced by one
+// ConnectionSweeper for all connections.
 import Foundation
 import GatewayCore
 import HummingbirdWebSocket
@@ -12,22 +14,21 @@ import NIOWebSocket
 extension WebSocketRuntime {
     func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        context: WebSocketRouterContext<WebSocketGatewayContext>
+        context: WebSocketGatewayContext
     ) async {
-        guard let accepted = context.requestContext.handshake.accepted else {
+        guard let accepted = context.handshake.accepted else {
             try? await outbound.close(.unexpectedServerError, reason: "handshake state missing")
             return
         }
-        let channel = context.requestContext.channel
-        let closeRecord = context.requestContext.closeRecord
+        let channel = context.channel
+        let closeRecord = context.closeRecord
         // Usually in place already (CloseFrameObserverInstaller); not when no byte came after the 101.
         await CloseFrameObserver.install(on: channel, record: closeRecord)
         let queue = config.outboundQueue
         let metrics = self.metrics
         let connection = ClientConnection(
             accepted: accepted, queueCapacity: queue.maxMessages, maxQueuedBytes: queue.maxBytes.bytes,
-            rate: config.messageRate, channel: channel, writesDirectly: !accepted.mayCompress,
-            onWritten: { metrics.bytes(out: $0) }, onSlowConsumer: { metrics.slowConsumerClosed() })
+            rate: config.messageRate, channel: channel)
         let started = ContinuousClock.now
         metrics.connectionOpened()
         if !registry.add(connection) {
@@ -40,6 +41,14 @@ extension WebSocketRuntime {
             connection.finishOutbound()
             group.cancelAll()
         }
+        await connectionEnded(connection, record: closeRecord, started: started)
+    }
+
+    /// The end of a connection, after its last message was handled: it leaves its channels, `$disconnect`
+    /// is called with how it closed, it is unregistered, counted and logged.
+    func connectionEnded(
+        _ connection: ClientConnection, record closeRecord: CloseRecord, started: ContinuousClock.Instant
+    ) async {
         await leaveAllChannels(connection)
         let close = Self.closeOutcome(observed: closeRecord.observed, requested: connection.closeRequest)
         await callDisconnect(connection, close: close)
@@ -121,7 +130,7 @@ extension WebSocketRuntime {
 
     /// The only task that writes frames: queued messages in order, then the close frame if one was asked for.
     func runWriter(_ connection: ClientConnection, outbound: WebSocketOutboundWriter) async {
-        for await message in connection.outbound {
+        for await message in connection.outbound ?? AsyncStream { $0.finish() } {
             if let request = connection.closeRequest, !request.drain { break }
             do {
                 switch message {

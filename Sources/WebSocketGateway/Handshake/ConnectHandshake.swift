@@ -10,7 +10,7 @@ import Hummingbird
 import HummingbirdWebSocket
 
 extension WebSocketRuntime {
-    func shouldUpgrade(_ request: Request, context: WebSocketGatewayContext) async throws -> RouterShouldUpgrade {
+    func shouldUpgrade(_ request: Request, context: WebSocketGatewayContext) async throws -> HTTPFields {
         guard !registry.isDraining else { throw GatewayError(.unavailable, "the gateway is shutting down") }
         // Cross-site WebSocket hijacking: a page from another site could otherwise connect with the
         // user's cookies. Clients that send no Origin are not browsers and are not restricted by it.
@@ -42,11 +42,7 @@ extension WebSocketRuntime {
             connectionID: registry.makeConnectionID(), identity: identity, context: [:],
             requestID: context.gateway.requestID, trace: context.gateway.trace,
             clientAddress: context.gateway.clientAddress, host: request.head.authority, path: request.uri.path,
-            subprotocol: negotiated, connectedAt: Date(),
-            mayCompress: config.compression.enabled
-                && request.headers[values: .secWebSocketExtensions].contains {
-                    $0.lowercased().contains("permessage-deflate")
-                })
+            subprotocol: negotiated, connectedAt: Date())
         var headers = HTTPFields()
         if let negotiated { headers[.secWebSocketProtocol] = negotiated }
         if let route = routes.connect {
@@ -88,7 +84,7 @@ extension WebSocketRuntime {
         context.handshake.set(accepted)
         // The frame check must see the first frame, which may follow the 101 at once.
         try await context.channel.pipeline.addHandler(CloseFrameObserverInstaller(record: context.closeRecord))
-        return .upgrade(headers)
+        return headers
     }
 
     /// The client's most preferred subprotocol among `supported`; nil when the client offers none or

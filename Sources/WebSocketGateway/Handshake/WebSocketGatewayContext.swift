@@ -9,10 +9,9 @@ import HummingbirdWebSocket
 import NIOCore
 import Synchronization
 
-struct WebSocketGatewayContext: WebSocketRequestContext, GatewayRequestContextProtocol {
+struct WebSocketGatewayContext: RequestContext, WebSocketContext, GatewayRequestContextProtocol {
     var coreContext: CoreRequestContextStorage
     var gateway: GatewayRequestState
-    let webSocket: WebSocketHandlerReference<Self>
     /// The HTTP/1 channel being upgraded.
     let channel: any Channel
     /// Filled by the handshake, read by the connection handler.
@@ -23,7 +22,6 @@ struct WebSocketGatewayContext: WebSocketRequestContext, GatewayRequestContextPr
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         gateway = GatewayRequestState(clientAddress: source.channel.remoteAddress?.ipAddress)
-        webSocket = .init()
         channel = source.channel
         handshake = HandshakeBox()
         closeRecord = CloseRecord()
@@ -47,9 +45,6 @@ struct AcceptedHandshake: Sendable {
     var path: String
     var subprotocol: String?
     var connectedAt: Date
-    /// The client offered permessage-deflate and the gateway may accept it: messages then go through
-    /// hummingbird-websocket to be compressed, not straight to the socket.
-    var mayCompress = false
 }
 
 /// A reference shared by the copies of one request's context.

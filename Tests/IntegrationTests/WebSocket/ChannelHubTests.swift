@@ -19,7 +19,8 @@ struct ChannelHubTests {
     static func drain(_ connection: ClientConnection) async -> [String] {
         connection.finishOutbound()
         var texts: [String] = []
-        for await message in connection.outbound { if case .text(let text) = message { texts.append(text) } }
+        guard let outbound = connection.outbound else { return [] }
+        for await message in outbound { if case .text(let text) = message { texts.append(text) } }
         return texts
     }
 

@@ -1,0 +1,265 @@
+// An upgraded connection without permessage-deflate, served on its event loop: frames are read here
+// (control frames answered, data frames reassembled by MessageAssembler), each complete message is
+// handled in a task of its own (the integration call), and messages to the client are written onto the
+// loop by ClientConnection. An idle connection has no task at all, only this handler, NIO's frame codec
+// and the `CloseFrameObserver` before it. Written by hand because hummingbird-websocket's handler
+// needs a task per connection and more per feature (reader, writer, pinger).
+//
+// The close handshake and pings follow swift-websocket's state machine (WSCore), so both data paths
+// answer the same: a client's close is answered with 1000, or 1002 for a malformed one (one byte, a
+// reserved code, a reason that is not UTF-8), and the socket is closed; a close the gateway starts waits
+// for the client's answer (ConnectionSweeper closes the socket after the close timeout); a ping without
+// a pong by the next one closes the connection with 1001 "ping timeout".
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+final class DirectConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private enum CloseState { case open, closeSent, closed }
+
+    private let runtime: WebSocketRuntime
+    private let closeRecord: CloseRecord
+    private let started = ContinuousClock.now
+    private var connection: ClientConnection?
+    private var context: ChannelHandlerContext?
+    private var assembler: MessageAssembler
+    private var closeState = CloseState.open
+    /// Messages being handled; reading pauses at `WebSocketRuntime.maxInFlightPerConnection`.
+    private var inFlight = 0
+    private var readHeld = false
+    private var inactive = false
+    private var ended = false
+    /// The connection's registration with the replica bus, which its end waits for.
+    private var registration: Task<Void, Never>?
+    private var pinger: RepeatedTask?
+    /// The payload of the ping that has not been answered yet.
+    private var unansweredPing: ByteBuffer?
+
+    private init(runtime: WebSocketRuntime, closeRecord: CloseRecord) {
+        self.runtime = runtime
+        self.closeRecord = closeRecord
+        self.assembler = MessageAssembler(maxSize: runtime.maxMessageSize)
+    }
+
+    /// Puts the frame check and the handler behind NIO's frame codec of `channel` (on its event loop, right
+    /// after the 101) and registers the connection.
+    static func install(
+        on channel: any Channel, context: WebSocketGatewayContext, runtime: WebSocketRuntime
+    ) throws {
+        guard let accepted = context.handshake.accepted else {
+            throw ChannelError.inappropriateOperationForState
+        }
+        let sync = channel.pipeline.syncOperations
+        try CloseFrameObserver.install(on: sync, record: context.closeRecord)
+        let handler = DirectConnectionHandler(runtime: runtime, closeRecord: context.closeRecord)
+        try sync.addHandler(handler)
+        let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        let metrics = runtime.metrics
+        let queue = runtime.config.outboundQueue
+        let connection = ClientConnection(
+            accepted: accepted, queueCapacity: queue.maxMessages, maxQueuedBytes: queue.maxBytes.bytes,
+            rate: runtime.config.messageRate, channel: channel, writesDirectly: true,
+            onWritten: { metrics.bytes(out: $0) }, onSlowConsumer: { metrics.slowConsumerClosed() },
+            onClose: { request in
+                channel.eventLoop.execute { bound.value.sendClose(code: request.code, reason: request.reason) }
+            })
+        handler.connection = connection
+        metrics.connectionOpened()
+        if !runtime.registry.add(connection) {
+            connection.close(code: 1001, reason: "server shutting down", drain: false)
+        }
+        if let bus = runtime.bus {
+            handler.registration = Task { await bus.register(connection) }
+        }
+        let interval = runtime.config.pingInterval.duration
+        if interval > .zero {
+            let period = TimeAmount.nanoseconds(
+                interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
+            handler.pinger = channel.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+                bound.value.pingDue()
+            }
+        }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .connectionClose:
+            receivedClose(frame, context: context)
+        case .ping:
+            // NIO's decoder has already refused fragmented and over-long control frames.
+            guard closeState == .open else { return }
+            let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .pong:
+            if let ping = unansweredPing, frame.unmaskedData == ping { unansweredPing = nil }
+        case .text, .binary, .continuation:
+            guard closeState == .open, let connection, connection.closeRequest == nil else { return }
+            guard frame.reservedBits.isEmpty else {
+                connection.close(code: 1002, reason: "reserved bits set without an extension", drain: false)
+                return
+            }
+            received(frame, on: connection)
+        default:
+            connection?.close(code: 1002, reason: "reserved opcode", drain: false)
+        }
+    }
+
+    /// Adds a data frame to the message being assembled; a complete message is handled in a task.
+    private func received(_ frame: WebSocketFrame, on connection: ClientConnection) {
+        let kind: MessageAssembler.Kind? =
+            switch frame.opcode {
+            case .text: .text
+            case .binary: .binary
+            default: nil
+            }
+        let message: InboundMessage
+        switch assembler.append(kind: kind, fin: frame.fin, data: frame.unmaskedData) {
+        case .incomplete: return
+        case .text(let text): message = .text(text)
+        case .binary(let buffer): message = .binary(Array(buffer.readableBytesView))
+        case .tooLarge:
+            connection.close(code: 1009, reason: "message larger than \(assembler.maxSize) bytes", drain: false)
+            return
+        case .protocolError:
+            connection.close(code: 1002, reason: "unexpected frame in a fragmented message", drain: false)
+            return
+        case .invalidUTF8:
+            connection.close(code: 1007, reason: "text message is not valid UTF-8", drain: false)
+            return
+        }
+        let runtime = self.runtime
+        connection.receivedMessage()
+        runtime.metrics.bytes(in: message.size)
+        guard connection.takeMessageToken() else {
+            runtime.metrics.messageRateLimited()
+            runtime.refuseOverRate(message, on: connection)
+            return
+        }
+        inFlight += 1
+        guard let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        Task {
+            await runtime.handle(message, on: connection)
+            loop.execute { bound.value.messageHandled() }
+        }
+    }
+
+    private func messageHandled() {
+        inFlight -= 1
+        if readHeld, inFlight < WebSocketRuntime.maxInFlightPerConnection, let context {
+            readHeld = false
+            context.read()
+        }
+        endIfDone()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if inFlight >= WebSocketRuntime.maxInFlightPerConnection {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// A close frame from the client: answered (unless it answers the gateway's), then the socket closes.
+    private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        switch closeState {
+        case .open:
+            closeState = .closed
+            let answer = Self.closeAnswer(to: frame.unmaskedData)
+            // Nothing may follow the close frame: later sends are refused and queued writes dropped.
+            connection?.close(code: answer, reason: "", drain: false)
+            var payload = context.channel.allocator.buffer(capacity: 2)
+            payload.writeInteger(answer)
+            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)
+            context.writeAndFlush(wrapOutboundOut(close)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        case .closeSent:
+            closeState = .closed
+            context.close(promise: nil)
+        case .closed:
+            break
+        }
+    }
+
+    /// The code that answers a client's close payload (RFC 6455 §5.5.1, §7.4): 1000, or 1002 when the
+    /// payload is one byte, carries a code no endpoint may send, or a reason that is not UTF-8.
+    static func closeAnswer(to payload: ByteBuffer) -> UInt16 {
+        var payload = payload
+        guard payload.readableBytes > 0 else { return 1000 }
+        guard let code = payload.readInteger(as: UInt16.self) else { return 1002 }
+        if payload.readableBytes > 0, String(validating: payload.readableBytesView, as: UTF8.self) == nil {
+            return 1002
+        }
+        switch code {
+        case 1000...1003, 1007...1011, 3000...4999: return 1000
+        default: return 1002
+        }
+    }
+
+    /// The gateway closes the connection (ClientConnection.close, on the loop): the close frame goes out
+    /// after what was written before it; the client's answer closes the socket.
+    fileprivate func sendClose(code: UInt16, reason: String) {
+        guard closeState == .open, let context else { return }
+        closeState = .closeSent
+        var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        payload.writeInteger(code)
+        payload.writeString(reason)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
+            .assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+    }
+
+    fileprivate func pingDue() {
+        guard closeState == .open, let context, let connection else { return }
+        if unansweredPing != nil {
+            connection.close(code: 1001, reason: "ping timeout", drain: false)
+            // The close frame is written first (it was scheduled first); the peer is not answering.
+            context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+            return
+        }
+        var payload = context.channel.allocator.buffer(capacity: 8)
+        payload.writeInteger(UInt64.random(in: .min ... .max))
+        unansweredPing = payload
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
+        closeState = .closed
+        pinger?.cancel()
+        pinger = nil
+        endIfDone()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Once the socket is closed and no message is being handled: `$disconnect`, unregistering, metrics and
+    /// the access-log line (WebSocketRuntime.connectionEnded), in a task.
+    private func endIfDone() {
+        guard inactive, inFlight == 0, !ended, let connection else { return }
+        ended = true
+        // The connection holds this handler (its close callback); dropping it here ends that cycle.
+        self.connection = nil
+        let runtime = self.runtime
+        let record = closeRecord
+        let started = self.started
+        let registration = self.registration
+        Task {
+            await registration?.value
+            await runtime.connectionEnded(connection, record: record, started: started)
+        }
+    }
+}
