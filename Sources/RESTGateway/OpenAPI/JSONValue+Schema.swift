@@ -1,6 +1,7 @@
 // JSON Schema's view of the Transform engine's `JSONValue`: typed accessors, numbers by value (`2.0` is an
 // integer, `1 == 1.0` for enum/const/uniqueItems), number-literal normalisation for YAML and parameter text,
 // and parsing of untrusted JSON that also refuses numbers too large for a Double, as the validator needs.
+import GatewayCore
 
 extension JSONValue {
     subscript(key: String) -> JSONValue? {
@@ -172,7 +173,7 @@ extension JSONReader {
     /// Parses untrusted JSON (a request body, a JSON parameter, a JSON document) for validation: the strict
     /// parse, then numbers must fit a Double, as JSON Schema compares them by value.
     static func parseForValidation(_ bytes: [UInt8], maxDepth: Int) throws(TransformFailure) -> JSONValue {
-        let value = try parse(bytes, maxDepth: maxDepth)
+        let value = try TransformFailure.json { () throws(JSONFailure) in try parse(bytes, maxDepth: maxDepth) }
         if let literal = value.firstOutOfRangeNumber {
             throw TransformFailure(.invalidJSON, "is not valid JSON: number \(literal) is out of range")
         }

@@ -2,6 +2,7 @@
 // Accepts 3.0.x, 3.1.x and 3.2.x in YAML or JSON; only local `$ref`s.
 
 import Foundation
+import GatewayCore
 
 /// A loaded OpenAPI document.
 public struct OpenAPISpec: Sendable {

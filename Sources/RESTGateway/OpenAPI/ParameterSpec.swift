@@ -2,6 +2,7 @@
 // (serialization styles of OpenAPI 3: simple, form, label, matrix, spaceDelimited, pipeDelimited, deepObject).
 
 import Foundation
+import GatewayCore
 
 /// One path, query or header parameter of an operation.
 struct ParameterSpec: Sendable {

@@ -2,6 +2,7 @@
 // Schemas are validated from this tree; OpenAPIKit's typed model drops keywords a validator needs.
 
 import Foundation
+import GatewayCore
 
 /// The raw document and the rules for following `$ref`s inside it.
 struct RawDocument: Sendable {

@@ -1,5 +1,6 @@
 // Checks one request against its OpenAPI operation: parameters (path, query, header), the body's
 // presence and media type, and JSON bodies against their schema. Failures are capped (default 20).
+import GatewayCore
 
 /// Validates requests for one operation. Built by `OpenAPISpec`; immutable and safe to share.
 public struct RequestValidator: Sendable {

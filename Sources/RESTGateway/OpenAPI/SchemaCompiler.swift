@@ -1,5 +1,6 @@
 // Compiles raw JSON Schema objects (OpenAPI 3.0 and 3.1 dialects) into SchemaNodes, following local `$ref`s.
 // Each schema is compiled once per JSON Pointer, so recursive schemas terminate.
+import GatewayCore
 
 /// Builds the schema table of one document.
 struct SchemaCompiler {

@@ -2,6 +2,7 @@
 // recursive schemas (`$ref` cycles) are plain indices. Built by SchemaCompiler, read by SchemaValidator.
 
 import Foundation
+import GatewayCore
 
 /// All compiled schemas of one document; schemas refer to each other by index.
 struct SchemaTable: Sendable {

@@ -1,5 +1,6 @@
 // allOf / anyOf / oneOf / not for the hand-written schema validator, with discriminator-directed
 // oneOf/anyOf so that a tagged union reports the chosen alternative's failures instead of a summary.
+import GatewayCore
 
 extension SchemaValidator {
     func validateComposition(

@@ -1,5 +1,6 @@
 // Hand-written JSON Schema validation of request values (no allowed library validates JSON Schema).
 // Supports the keyword subset in SchemaNode; readOnly properties are ignored, as requests may not send them.
+import GatewayCore
 
 /// Validates JSON values against a SchemaTable, reporting failures with field paths such as `body.items[0]`.
 struct SchemaValidator {

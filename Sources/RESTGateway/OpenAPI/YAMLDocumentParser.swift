@@ -2,6 +2,7 @@
 // scalars typed by YAML's core schema), so that YAML and JSON documents share one raw form. Numbers
 // become JSON literals (`+1` → `1`, `0x1F` → `31`); `.inf`, `.nan` and out-of-range numbers stay strings.
 
+import GatewayCore
 import Yams
 
 enum YAMLDocumentParser {

@@ -1,5 +1,6 @@
 // The error a body transformation throws: which side's body failed and why, in a sentence a client
 // (request side, 400) or an operator (response side, 502) can act on.
+import GatewayCore
 
 /// A body could not be transformed. `description` is a full sentence naming the side, e.g.
 /// "the request body is not valid JSON: unexpected character 'x' at line 1, column 5".
@@ -62,8 +63,18 @@ struct TransformFailure: Error {
         self.detail = detail
     }
 
-    static func invalidJSON(_ reason: String, line: Int, column: Int) -> TransformFailure {
-        .init(.invalidJSON, "is not valid JSON: \(reason) at line \(line), column \(column)")
+    /// Runs a JSON read or write of GatewayCore, its failure as a TransformFailure.
+    static func json<T>(_ body: () throws(JSONFailure) -> T) throws(TransformFailure) -> T {
+        do { return try body() } catch { throw TransformFailure(error) }
+    }
+
+    /// A failure of the shared JSON reader or writer.
+    init(_ failure: JSONFailure) {
+        switch failure.code {
+        case .invalidJSON: self.init(.invalidJSON, failure.detail)
+        case .tooDeep: self.init(.tooDeep, failure.detail)
+        case .tooLarge: self.init(.tooLarge, failure.detail)
+        }
     }
 
     static func invalidXML(_ reason: String, line: Int) -> TransformFailure {
@@ -79,10 +90,5 @@ struct TransformFailure: Error {
     }
 
     /// A size as people write it: `1 MiB`, `64 KiB`, `1500 bytes`.
-    static func size(_ bytes: Int) -> String {
-        if bytes > 0 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
-        if bytes > 0 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
-        if bytes > 0 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
-        return bytes == 1 ? "1 byte" : "\(bytes) bytes"
-    }
+    static func size(_ bytes: Int) -> String { JSONFailure.size(bytes) }
 }

@@ -79,7 +79,9 @@ public struct BodyTransformer: Sendable {
             if let mediaType, !Self.isJSON(mediaType) {
                 throw .init(.unexpectedContentType, "is \(mediaType); expected a JSON body")
             }
-            document = try JSONReader.parse(body, maxDepth: maxDepth)
+            document = try TransformFailure.json { () throws(JSONFailure) in
+                try JSONReader.parse(body, maxDepth: maxDepth)
+            }
         }
         if let shaper { document = shaper.apply(document) }
         let limit = maxBodySize.multipliedReportingOverflow(by: Self.outputGrowthLimit)
@@ -89,9 +91,14 @@ public struct BodyTransformer: Sendable {
             let xml = try JSONToXML.convert(document, xmlRoot: xmlRoot, limit: outputLimit, sizeHint: body.count)
             return (xml, "application/xml")
         case .xmlToJson:
-            return (try JSONWriter.write(document, limit: outputLimit, sizeHint: body.count), "application/json")
+            let json = try TransformFailure.json { () throws(JSONFailure) in
+                try JSONWriter.write(document, limit: outputLimit, sizeHint: body.count)
+            }
+            return (json, "application/json")
         case .none:
-            let json = try JSONWriter.write(document, limit: outputLimit, sizeHint: body.count)
+            let json = try TransformFailure.json { () throws(JSONFailure) in
+                try JSONWriter.write(document, limit: outputLimit, sizeHint: body.count)
+            }
             return (json, contentType ?? "application/json")
         }
     }

@@ -23,7 +23,7 @@ enum JSONToXML {
         -> [UInt8]
     {
         var out = OutputBuffer(limit: limit, reserving: sizeHint * 2)
-        try out.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        try out.put("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
         let (name, value) = root(of: document, xmlRoot: xmlRoot)
         try writeElement(name, value, to: &out)
         return out.bytes
@@ -58,16 +58,16 @@ enum JSONToXML {
         guard BodyTransformConfig.isXMLName(name) else {
             throw .notConvertible("'\(name)' is not a valid XML element name")
         }
-        try out.append("<" + name)
+        try out.put("<" + name)
         switch value {
         case .null:
-            try out.append("/>")
+            try out.put("/>")
             return
         case .bool, .number, .string:
-            try out.append(">")
+            try out.put(">")
             try appendText(scalarText(value, member: name), to: &out)
         case .array(let items):
-            try out.append(">")
+            try out.put(">")
             for item in items { try writeMember("item", item, to: &out) }
         case .object(let object):
             var text: String?
@@ -78,9 +78,9 @@ enum JSONToXML {
                     guard BodyTransformConfig.isXMLName(attribute) else {
                         throw .notConvertible("'\(attribute)' (from '\(member.key)') is not a valid XML attribute name")
                     }
-                    try out.append(" " + attribute + "=\"")
+                    try out.put(" " + attribute + "=\"")
                     try appendEscaped(scalarText(member.value, member: member.key), attribute: true, to: &out)
-                    try out.append("\"")
+                    try out.put("\"")
                 } else if member.key == "#text" {
                     text = try scalarText(member.value, member: member.key)
                 } else {
@@ -88,14 +88,14 @@ enum JSONToXML {
                 }
             }
             if children.isEmpty && (text ?? "").isEmpty {
-                try out.append("/>")
+                try out.put("/>")
                 return
             }
-            try out.append(">")
+            try out.put(">")
             if let text { try appendText(text, to: &out) }
             for child in children { try writeMember(child.key, child.value, to: &out) }
         }
-        try out.append("</" + name + ">")
+        try out.put("</" + name + ">")
     }
 
     /// The text of a string, number, boolean or null; other values cannot be attributes or text.
@@ -125,21 +125,32 @@ enum JSONToXML {
         // Byte-wise is safe: every byte of a multi-byte UTF-8 sequence is 0x80 or above.
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "&"): try out.append("&amp;")
-            case UInt8(ascii: "<"): try out.append("&lt;")
-            case UInt8(ascii: ">"): try out.append("&gt;")
-            case UInt8(ascii: "\"") where attribute: try out.append("&quot;")
-            case 0x0D: try out.append("&#13;")
-            case 0x09 where attribute: try out.append("&#9;")
-            case 0x0A where attribute: try out.append("&#10;")
-            case 0x09, 0x0A: try out.append(byte)
+            case UInt8(ascii: "&"): try out.put("&amp;")
+            case UInt8(ascii: "<"): try out.put("&lt;")
+            case UInt8(ascii: ">"): try out.put("&gt;")
+            case UInt8(ascii: "\"") where attribute: try out.put("&quot;")
+            case 0x0D: try out.put("&#13;")
+            case 0x09 where attribute: try out.put("&#9;")
+            case 0x0A where attribute: try out.put("&#10;")
+            case 0x09, 0x0A: try out.put(byte)
             case 0..<0x20:
                 let code = String(byte, radix: 16, uppercase: true)
                 let padded = String(repeating: "0", count: 4 - code.count) + code
                 throw .notConvertible("the text contains U+\(padded), which XML 1.0 cannot carry")
             default:
-                try out.append(byte)
+                try out.put(byte)
             }
         }
+    }
+}
+
+extension OutputBuffer {
+    /// `append`, failing as the transformation does.
+    fileprivate mutating func put(_ byte: UInt8) throws(TransformFailure) {
+        try TransformFailure.json { () throws(JSONFailure) in try append(byte) }
+    }
+
+    fileprivate mutating func put(_ text: String) throws(TransformFailure) {
+        try TransformFailure.json { () throws(JSONFailure) in try append(text) }
     }
 }

@@ -1,7 +1,8 @@
+import Foundation
 // XML → JSON for `convert: xmlToJson`, on FoundationXML's SAX parser (libxml2). Before parsing, the
 // bytes are checked for what the parser must never see: a DOCTYPE (entity expansion bombs, external
 // entities), NUL bytes (UTF-16/32, which would hide a DOCTYPE from that check) and exotic encodings.
-import Foundation
+import GatewayCore
 
 #if canImport(FoundationXML)
     import FoundationXML

@@ -70,9 +70,11 @@ extension WebSocketRuntime {
     /// `{"offset": N, "epoch": "…"}` from a subscribe message, if it has one.
     static func position(_ value: JSONValue?) throws(GatewayError) -> ChannelHub.Position? {
         guard let value, value != .null else { return nil }
-        guard case .int(let offset)? = value["offset"], offset >= 0, let epoch = value["epoch"]?.stringValue else {
+        guard case .number(let literal)? = value["offset"], let offset = UInt64(literal),
+            let epoch = value["epoch"]?.stringValue
+        else {
             throw GatewayError(.badRequest, "\"since\" must be {\"offset\": <number>, \"epoch\": \"<epoch>\"}")
         }
-        return ChannelHub.Position(offset: UInt64(offset), epoch: epoch)
+        return ChannelHub.Position(offset: offset, epoch: epoch)
     }
 }

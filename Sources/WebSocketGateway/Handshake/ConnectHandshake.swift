@@ -131,10 +131,11 @@ struct ConnectAnswer: Equatable, Sendable {
     init(body: [UInt8]) {
         guard let value = JSONValue.parse(body) else { return }
         if case .object(let entries)? = value["context"] {
-            for (key, entry) in entries {
+            for member in entries.members {
+                let (key, entry) = (member.key, member.value)
                 switch entry {
                 case .string(let text): context[key] = text
-                case .int, .double, .bool: context[key] = entry.jsonText
+                case .number, .bool: context[key] = entry.jsonText
                 default: continue
                 }
             }

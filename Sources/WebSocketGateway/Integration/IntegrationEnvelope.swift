@@ -2,6 +2,7 @@
 // ($connect, each message, $disconnect). Its shape is documented on ``IntegrationEnvelope``.
 import Foundation
 import GatewayCore
+import Synchronization
 
 /// One integration call's body.
 ///
@@ -15,8 +16,8 @@ import GatewayCore
 /// `body` is present for MESSAGE only (base64 with `isBase64Encoded: true` for binary messages);
 /// `disconnect` (`{"code":1000,"reason":"…"}`) for DISCONNECT only; `headers` and `queryParameters`
 /// for CONNECT only.
-struct IntegrationEnvelope: Encodable, Sendable, Equatable {
-    enum EventType: String, Encodable, Sendable {
+struct IntegrationEnvelope: Sendable, Equatable {
+    enum EventType: String, Sendable {
         case connect = "CONNECT"
         case message = "MESSAGE"
         case disconnect = "DISCONNECT"
@@ -34,7 +35,7 @@ struct IntegrationEnvelope: Encodable, Sendable, Equatable {
         }
     }
 
-    struct Disconnect: Encodable, Sendable, Equatable {
+    struct Disconnect: Sendable, Equatable {
         var code: Int
         var reason: String
     }
@@ -54,37 +55,41 @@ struct IntegrationEnvelope: Encodable, Sendable, Equatable {
     var headers: [String: String]?
     var queryParameters: [String: String]?
 
-    enum CodingKeys: String, CodingKey {
-        case connectionId, routeKey, eventType, messageId, identity, context, requestTime, requestTimeEpochMs
-        case callbackUrl, sourceIp, body, isBase64Encoded, disconnect, headers, queryParameters
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(connectionId, forKey: .connectionId)
-        try c.encode(routeKey, forKey: .routeKey)
-        try c.encode(eventType, forKey: .eventType)
-        try c.encode(messageId, forKey: .messageId)
+    /// The envelope as JSON bytes (keys sorted, so the output is stable), written with GatewayCore's
+    /// JSONWriter: Foundation's JSONEncoder cost more than the rest of building a message's call.
+    func encoded() throws(JSONFailure) -> [UInt8] {
+        func strings(_ values: [String: String]) -> JSONValue {
+            .object(JSONObject(values.map { ($0.key, .string($0.value)) }))
+        }
+        var object = JSONObject()
+        object["connectionId"] = .string(connectionId)
+        object["routeKey"] = .string(routeKey)
+        object["eventType"] = .string(eventType.rawValue)
+        object["messageId"] = .string(messageId)
         // `identity` is always present: null for an anonymous connection.
-        if let identity { try c.encode(identity, forKey: .identity) } else { try c.encodeNil(forKey: .identity) }
-        try c.encode(context, forKey: .context)
+        object["identity"] =
+            identity.map {
+                .object(
+                    JSONObject([
+                        ("subject", .string($0.subject)), ("scopes", .array($0.scopes.map(JSONValue.string))),
+                        ("method", .string($0.method)),
+                    ]))
+            } ?? .null
+        object["context"] = strings(context)
         let epochMilliseconds = Self.epochMilliseconds(requestTime)
-        try c.encode(Self.iso8601(epochMilliseconds: epochMilliseconds), forKey: .requestTime)
-        try c.encode(epochMilliseconds, forKey: .requestTimeEpochMs)
-        try c.encode(callbackUrl, forKey: .callbackUrl)
-        try c.encodeIfPresent(sourceIp, forKey: .sourceIp)
-        try c.encodeIfPresent(body, forKey: .body)
-        try c.encode(isBase64Encoded, forKey: .isBase64Encoded)
-        try c.encodeIfPresent(disconnect, forKey: .disconnect)
-        try c.encodeIfPresent(headers, forKey: .headers)
-        try c.encodeIfPresent(queryParameters, forKey: .queryParameters)
-    }
-
-    /// The envelope as JSON bytes (keys sorted, so the output is stable).
-    func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(self))
+        object["requestTime"] = .string(Self.iso8601(epochMilliseconds: epochMilliseconds))
+        object["requestTimeEpochMs"] = .number(String(epochMilliseconds))
+        object["callbackUrl"] = .string(callbackUrl)
+        if let sourceIp { object["sourceIp"] = .string(sourceIp) }
+        if let body { object["body"] = .string(body) }
+        object["isBase64Encoded"] = .bool(isBase64Encoded)
+        if let disconnect {
+            object["disconnect"] = .object(
+                JSONObject([("code", .number(String(disconnect.code))), ("reason", .string(disconnect.reason))]))
+        }
+        if let headers { object["headers"] = strings(headers) }
+        if let queryParameters { object["queryParameters"] = strings(queryParameters) }
+        return try JSONWriter.write(.object(object), limit: .max, sizeHint: 320 + (body?.utf8.count ?? 0))
     }
 
     /// `2025-01-01T12:00:00.123Z`: UTC, millisecond precision.
@@ -98,14 +103,24 @@ struct IntegrationEnvelope: Encodable, Sendable, Equatable {
 
     /// Formats whole seconds with Foundation and appends the milliseconds, so that `requestTime` and
     /// `requestTimeEpochMs` always agree (no floating-point rounding between them).
+    /// The formatted second is kept: every message within one second shares it.
     static func iso8601(epochMilliseconds: Int64) -> String {
         let seconds = epochMilliseconds >= 0 ? epochMilliseconds / 1000 : (epochMilliseconds - 999) / 1000
         let milliseconds = Int(epochMilliseconds - seconds * 1000)
-        let whole = Date(timeIntervalSince1970: TimeInterval(seconds))
-            .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt))
+        let whole: Substring
+        if let cached = lastSecond.withLock({ $0 }), cached.seconds == seconds {
+            whole = cached.text
+        } else {
+            whole = Date(timeIntervalSince1970: TimeInterval(seconds))
+                .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt)).dropLast()
+            lastSecond.withLock { $0 = (seconds, whole) }
+        }
         let fraction = String(milliseconds)
-        return whole.dropLast() + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
+        return whole + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
     }
+
+    /// The last second formatted (without its `Z`).
+    private static let lastSecond = Mutex<(seconds: Int64, text: Substring)?>(nil)
 }
 
 /// Which handshake headers an integration sees on CONNECT: an allow-list, so credentials, cookies and

@@ -57,8 +57,7 @@ struct RouteSelector: Sendable {
     static func correlationID(in value: JSONValue) -> String? {
         switch value["correlationId"] {
         case .string(let id)?: return JSONValue.string(id).jsonText
-        case .int(let id)?: return String(id)
-        case .double(let id)?: return JSONValue.double(id).jsonText
+        case .number(let literal)?: return literal
         default: return nil
         }
     }

@@ -1,15 +1,54 @@
-// A strict RFC 8259 JSON parser into `JSONValue`. Hand-written rather than JSONSerialization because
-// the engine needs what that does not give: number literals kept exactly, booleans told apart from
-// numbers on Linux, member order, a nesting limit, and errors that name the line and column.
+// A strict RFC 8259 JSON parser into `JSONValue`. Hand-written rather than JSONSerialization or
+// JSONDecoder because the gateways need what those do not give: number literals kept exactly, booleans
+// told apart from numbers on Linux, member order, a nesting limit, errors that name the line and column,
+// and speed (the WebSocket gateway reads every client message's route key with it).
+
+/// Why JSON could not be read or written.
+public struct JSONFailure: Error, Sendable, Equatable {
+    public enum Code: Sendable, Equatable {
+        /// Not RFC 8259 JSON; `detail` says where.
+        case invalidJSON
+        /// Nested deeper than the reader's `maxDepth`.
+        case tooDeep
+        /// The output would pass the writer's limit.
+        case tooLarge
+    }
+
+    public var code: Code
+    /// A phrase that follows the thing's name: "is not valid JSON: … at line 1, column 9",
+    /// "nests deeper than 64 levels", "would be larger than 1 MiB".
+    public var detail: String
+
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    static func invalidJSON(_ reason: String, line: Int, column: Int) -> JSONFailure {
+        .init(.invalidJSON, "is not valid JSON: \(reason) at line \(line), column \(column)")
+    }
+
+    static func tooDeep(_ limit: Int) -> JSONFailure {
+        .init(.tooDeep, "nests deeper than \(limit) levels")
+    }
+
+    /// A size as people write it: `1 MiB`, `64 KiB`, `1500 bytes`.
+    public static func size(_ bytes: Int) -> String {
+        if bytes > 0 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        if bytes > 0 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        if bytes > 0 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+        return bytes == 1 ? "1 byte" : "\(bytes) bytes"
+    }
+}
 
 /// Parses one JSON document (a UTF-8 byte order mark is skipped).
-struct JSONReader {
+public struct JSONReader {
     private let bytes: [UInt8]
     private let maxDepth: Int
     private var position = 0
     private var depth = 0
 
-    static func parse(_ bytes: [UInt8], maxDepth: Int) throws(TransformFailure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int) throws(JSONFailure) -> JSONValue {
         var reader = JSONReader(bytes: bytes, maxDepth: maxDepth)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.position = 3 }
         reader.skipWhitespace()
@@ -26,7 +65,7 @@ struct JSONReader {
         self.maxDepth = maxDepth
     }
 
-    private mutating func parseValue() throws(TransformFailure) -> JSONValue {
+    private mutating func parseValue() throws(JSONFailure) -> JSONValue {
         guard position < bytes.count else { throw failure("unexpected end of input") }
         switch bytes[position] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -40,7 +79,7 @@ struct JSONReader {
         }
     }
 
-    private mutating func parseObject() throws(TransformFailure) -> JSONValue {
+    private mutating func parseObject() throws(JSONFailure) -> JSONValue {
         try enterContainer()
         position += 1
         var object = JSONObject()
@@ -75,7 +114,7 @@ struct JSONReader {
         }
     }
 
-    private mutating func parseArray() throws(TransformFailure) -> JSONValue {
+    private mutating func parseArray() throws(JSONFailure) -> JSONValue {
         try enterContainer()
         position += 1
         var items: [JSONValue] = []
@@ -100,12 +139,12 @@ struct JSONReader {
         }
     }
 
-    private mutating func enterContainer() throws(TransformFailure) {
+    private mutating func enterContainer() throws(JSONFailure) {
         depth += 1
         if depth > maxDepth { throw .tooDeep(maxDepth) }
     }
 
-    private mutating func parseString() throws(TransformFailure) -> String {
+    private mutating func parseString() throws(JSONFailure) -> String {
         let start = position
         position += 1
         var utf8: [UInt8] = []
@@ -134,7 +173,7 @@ struct JSONReader {
         }
     }
 
-    private mutating func parseEscape(into utf8: inout [UInt8]) throws(TransformFailure) {
+    private mutating func parseEscape(into utf8: inout [UInt8]) throws(JSONFailure) {
         position += 1
         guard position < bytes.count else { throw failure("unterminated string") }
         let simple: [UInt8: UInt8] = [
@@ -166,7 +205,7 @@ struct JSONReader {
     }
 
     /// Reads `uXXXX` (position on the `u`) and returns the code unit.
-    private mutating func parseHex4() throws(TransformFailure) -> UInt32 {
+    private mutating func parseHex4() throws(JSONFailure) -> UInt32 {
         position += 1
         var value: UInt32 = 0
         for _ in 0..<4 {
@@ -188,7 +227,7 @@ struct JSONReader {
         }
     }
 
-    private mutating func parseNumber() throws(TransformFailure) -> String {
+    private mutating func parseNumber() throws(JSONFailure) -> String {
         let start = position
         if peek() == UInt8(ascii: "-") { position += 1 }
         if peek() == UInt8(ascii: "0") {
@@ -214,7 +253,7 @@ struct JSONReader {
         return position - start
     }
 
-    private mutating func expectLiteral(_ literal: String) throws(TransformFailure) {
+    private mutating func expectLiteral(_ literal: String) throws(JSONFailure) {
         let expected = Array(literal.utf8)
         guard bytes[position...].starts(with: expected) else { throw failure("unexpected \(describeCurrent())") }
         position += expected.count
@@ -241,7 +280,7 @@ struct JSONReader {
     }
 
     /// A failure located at the current position (line and column count from 1; columns in bytes).
-    private func failure(_ reason: String) -> TransformFailure {
+    private func failure(_ reason: String) -> JSONFailure {
         var line = 1
         var lineStart = 0
         for index in 0..<min(position, bytes.count) where bytes[index] == 0x0A {

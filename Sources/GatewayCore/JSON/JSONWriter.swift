@@ -3,38 +3,38 @@
 // goes to a buffer with a size budget, so renames or JSON→XML cannot turn a small body into a huge one.
 
 /// Bytes being written, refused once they pass `limit`.
-struct OutputBuffer {
-    private(set) var bytes: [UInt8] = []
-    let limit: Int
+public struct OutputBuffer {
+    public private(set) var bytes: [UInt8] = []
+    public let limit: Int
 
-    init(limit: Int, reserving: Int) {
+    public init(limit: Int, reserving: Int) {
         self.limit = limit
         bytes.reserveCapacity(min(limit, reserving))
     }
 
-    mutating func append(_ byte: UInt8) throws(TransformFailure) {
+    public mutating func append(_ byte: UInt8) throws(JSONFailure) {
         bytes.append(byte)
         try check()
     }
 
-    mutating func append(_ text: String) throws(TransformFailure) {
+    public mutating func append(_ text: String) throws(JSONFailure) {
         bytes.append(contentsOf: text.utf8)
         try check()
     }
 
-    private func check() throws(TransformFailure) {
-        if bytes.count > limit { throw .init(.tooLarge, "would be larger than \(TransformFailure.size(limit))") }
+    private func check() throws(JSONFailure) {
+        if bytes.count > limit { throw .init(.tooLarge, "would be larger than \(JSONFailure.size(limit))") }
     }
 }
 
-enum JSONWriter {
-    static func write(_ value: JSONValue, limit: Int, sizeHint: Int) throws(TransformFailure) -> [UInt8] {
+public enum JSONWriter {
+    public static func write(_ value: JSONValue, limit: Int, sizeHint: Int) throws(JSONFailure) -> [UInt8] {
         var out = OutputBuffer(limit: limit, reserving: sizeHint)
         try write(value, to: &out)
         return out.bytes
     }
 
-    private static func write(_ value: JSONValue, to out: inout OutputBuffer) throws(TransformFailure) {
+    private static func write(_ value: JSONValue, to out: inout OutputBuffer) throws(JSONFailure) {
         switch value {
         case .null: try out.append("null")
         case .bool(let flag): try out.append(flag ? "true" : "false")
@@ -60,7 +60,7 @@ enum JSONWriter {
         }
     }
 
-    private static func writeString(_ text: String, to out: inout OutputBuffer) throws(TransformFailure) {
+    public static func writeString(_ text: String, to out: inout OutputBuffer) throws(JSONFailure) {
         try out.append(UInt8(ascii: "\""))
         // Byte-wise is safe: every byte of a multi-byte UTF-8 sequence is 0x80 or above.
         for byte in text.utf8 {
