@@ -9,7 +9,8 @@ load generator is `portico-bench` (Sources/PorticoBench, on SwiftNIO). Three mea
   echo       closed-loop round trips through each proxy: round trips/s, p50/p99, CPU per round trip;
   idle       N idle connections held open: (RSS with them − RSS before) / N, for each proxy;
   broadcast  N subscribers of one channel on websocket-gateway, publications one at a time through
-             `POST /channels/{channel}/messages`: publish → receive latency over every delivery.
+             `POST /channels/{channel}/messages`: publish → receive latency over every delivery; then the
+             same against `portico-bench fanout-server`, a minimal fan-out (the machine's floor).
 
 Prints the results side by side with the issue's targets, and writes the `## WebSocket gateway`
 section of docs/benchmarks.md (the text from its "### What limits it" heading on is written by
@@ -282,6 +283,29 @@ def run_broadcast(stack, args):
     return result
 
 
+def run_broadcast_floor(stack, args):
+    """The same broadcast against `portico-bench fanout-server`, the least a WebSocket server can do per
+    delivery: what it takes is the machine's share (loopback TCP, the load generator on the same cores)."""
+    port = free_port()
+    server = subprocess.Popen([stack.bench, "fanout-server", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        bench = Bench(stack.bench, [
+            "broadcast", *client_args(args, f"ws://127.0.0.1:{port}/ws"),
+            "--publish-url", f"http://127.0.0.1:{port}/channels/{CHANNEL}/messages",
+            "--api-key", API_KEY, "--subscribers", str(args.subscribers), "--publications", str(args.publications),
+            "--interval", str(args.interval)])
+        bench.next(timeout=300)
+        cpu_before = cpu_seconds((server.pid,))
+        delivered = bench.next(timeout=args.publications * args.interval + 60)
+        cpu = cpu_seconds((server.pid,)) - cpu_before
+        result = bench.finish(timeout=120)
+    finally:
+        stop([server])
+    result["server_cpu_us_per_delivery"] = cpu * 1e6 / delivered["deliveries"] if delivered["deliveries"] else None
+    return result
+
+
 def open_connections(stack):
     """The gateway's `portico_websocket_connections_open` gauge, from its admin /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{stack.admin_port}/metrics", timeout=10) as response:
@@ -378,6 +402,11 @@ def main():
               f"p50 {b['latency']['p50_ms']:.2f} ms  p99 {b['latency']['p99_ms']:.2f} ms  "
               f"max {b['latency']['max_ms']:.2f} ms; whole fan-out p50 {b['fan_out_complete']['p50_ms']:.2f} ms; "
               f"publish call p50 {b['publish_call']['p50_ms']:.2f} ms", flush=True)
+        floor = run_broadcast_floor(stack, args)
+        print(f"  floor (portico-bench fanout-server): server CPU {fmt(floor['server_cpu_us_per_delivery'], 1)} us "
+              f"per delivery; deliveries {floor['deliveries']}, missing {floor['missing']}; "
+              f"p50 {floor['latency']['p50_ms']:.2f} ms  p99 {floor['latency']['p99_ms']:.2f} ms; "
+              f"whole fan-out p50 {floor['fan_out_complete']['p50_ms']:.2f} ms", flush=True)
     finally:
         stack.stop_all()
     elapsed, load_after = time.time() - started, loadavg()
@@ -420,15 +449,22 @@ def main():
     lines += ["",
               f"### Broadcast: one publication to {b['subscribers']} subscribers, {b['published']} publications",
               "",
-              "| deliveries (expected) | missing | p50 ms | p90 ms | p99 ms | max ms | whole fan-out p50 / max ms "
-              "| publish call p50 ms | CPU µs per delivery gateway / load generator | subscribe all (s) "
-              "| gateway drops them after close (s) |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-              f"| {b['deliveries']} ({b['expected_deliveries']}) | {b['missing']} | {b['latency']['p50_ms']:.2f} "
+              "| server | deliveries (expected) | missing | p50 ms | p90 ms | p99 ms | max ms "
+              "| whole fan-out p50 / max ms | publish call p50 ms | CPU µs per delivery server / load generator "
+              "| subscribe all (s) | gateway drops them after close (s) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+              f"| websocket-gateway | {b['deliveries']} ({b['expected_deliveries']}) | {b['missing']} "
+              f"| {b['latency']['p50_ms']:.2f} "
               f"| {b['latency']['p90_ms']:.2f} | {b['latency']['p99_ms']:.2f} | {b['latency']['max_ms']:.2f} "
               f"| {b['fan_out_complete']['p50_ms']:.2f} / {b['fan_out_complete']['max_ms']:.2f} "
               f"| {b['publish_call']['p50_ms']:.2f} | {fmt(b['gateway_cpu_us_per_delivery'], 0)} / "
               f"{b['client_cpu_us_per_delivery']:.0f} | {b['subscribe_seconds']:.2f} | {fmt(b['teardown_s'])} |",
+              f"| floor: `portico-bench fanout-server` | {floor['deliveries']} | {floor['missing']} "
+              f"| {floor['latency']['p50_ms']:.2f} | {floor['latency']['p90_ms']:.2f} "
+              f"| {floor['latency']['p99_ms']:.2f} | {floor['latency']['max_ms']:.2f} "
+              f"| {floor['fan_out_complete']['p50_ms']:.2f} / {floor['fan_out_complete']['max_ms']:.2f} "
+              f"| {floor['publish_call']['p50_ms']:.2f} | {fmt(floor['server_cpu_us_per_delivery'], 0)} / "
+              f"{floor['client_cpu_us_per_delivery']:.0f} | {floor['subscribe_seconds']:.2f} | — |",
               "",
               "### Targets (issue)",
               "",
@@ -504,6 +540,12 @@ conditions; they are not capacity figures.
   user + system time from the first publication to the last delivery, divided by the deliveries. After
   the run, the time the gateway takes to count no open connection once the client has closed them all
   (`portico_websocket_connections_open` on the admin listener).
+- **Broadcast floor**: the same load against `portico-bench fanout-server` (Sources/PorticoBench,
+  SwiftNIO, one event loop per core like the gateway): any text message subscribes (answered
+  `subscribed`), and a `POST` writes its body as one text frame to every subscriber, with one shared
+  buffer, one task per event loop and one write per connection, as the gateway does, but with no
+  channel state, offsets, JSON, auth or metrics. It is the least a WebSocket server does per delivery
+  on this machine; the gap between it and websocket-gateway is the gateway's own.
 """
     path = "docs/benchmarks.md"
     existing = open(path).read() if os.path.exists(path) else "# Benchmarks\n"

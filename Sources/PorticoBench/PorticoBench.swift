@@ -10,6 +10,7 @@
 //   echo         round trips per second and latency: each connection sends, waits, repeats.
 //   idle         opens many connections and holds them (the script reads the server's RSS).
 //   broadcast    subscribes many connections to a channel, publishes, measures publish → receive.
+//   fanout-server  the broadcast floor: a minimal WebSocket fan-out for the same broadcast load.
 // Each prints one JSON object per line on stdout; progress and errors go to stderr.
 import ArgumentParser
 import Foundation
@@ -20,7 +21,9 @@ struct PorticoBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portico-bench",
         abstract: "WebSocket load generator and echo backend for `make bench-websocket`.",
-        subcommands: [EchoServerCommand.self, EchoCommand.self, IdleCommand.self, BroadcastCommand.self])
+        subcommands: [
+            EchoServerCommand.self, EchoCommand.self, IdleCommand.self, BroadcastCommand.self, FanoutServerCommand.self,
+        ])
 }
 
 /// Prints one JSON object on a line of stdout (keys sorted) and flushes, so the orchestrating script can

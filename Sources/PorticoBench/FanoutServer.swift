@@ -1,0 +1,144 @@
+// The broadcast floor: the least a WebSocket server can do per delivery, on NIO, with the same load
+// generator (`portico-bench broadcast`) as websocket-gateway. Every text message a client sends is a
+// subscription (answered `{"type":"subscribed"}`); `POST /channels/<name>/messages` writes its body as
+// one text frame to every subscriber: one shared buffer, one task per event loop, one write and flush per
+// connection, as the gateway does, but with no channel state, offsets, JSON, policy or metrics. What the
+// gateway takes beyond this is its own; what this takes is the machine's (loopback TCP on shared cores).
+import ArgumentParser
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+struct FanoutServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout-server",
+        abstract: "Minimal WebSocket fan-out (the broadcast floor): subscribe with any text, POST to publish.")
+
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0: any free port).") var port = 0
+    @Option(help: "Event loop threads.") var threads = System.coreCount
+
+    func run() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let subscribers = FanoutSubscribers()
+        let channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOWebSocketServerUpgrader(
+                        maxFrameSize: 1 << 16, automaticErrorHandling: true,
+                        shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(FanoutSubscriber(subscribers))
+                            }
+                        })
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.configureHTTPServerPipeline(
+                        withServerUpgrade: (
+                            upgraders: [upgrader],
+                            completionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(name: "publish", promise: nil)
+                            }
+                        ))
+                    try pipeline.addHandler(FanoutPublishHandler(subscribers), name: "publish")
+                }
+            }
+            .bind(host: host, port: port).wait()
+        emit(["event": "listening", "port": channel.localAddress?.port ?? port])
+        try channel.closeFuture.wait()
+    }
+}
+
+/// Subscribed channels, by event loop.
+final class FanoutSubscribers: Sendable {
+    private let byLoop = NIOLockedValueBox<[ObjectIdentifier: (loop: any EventLoop, channels: [any Channel])]>([:])
+
+    func add(_ channel: any Channel) {
+        byLoop.withLockedValue {
+            $0[ObjectIdentifier(channel.eventLoop), default: (channel.eventLoop, [])].channels.append(channel)
+        }
+    }
+
+    /// Writes `payload` as a text frame to every subscriber, one task per event loop.
+    func publish(_ payload: ByteBuffer) {
+        for (_, group) in byLoop.withLockedValue({ $0 }) {
+            let channels = group.channels
+            group.loop.execute {
+                for channel in channels where channel.isActive {
+                    channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
+                }
+            }
+        }
+    }
+}
+
+final class FanoutSubscriber: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let subscribers: FanoutSubscribers
+    private var subscribed = false
+
+    init(_ subscribers: FanoutSubscribers) { self.subscribers = subscribers }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text where !subscribed:
+            subscribed = true
+            subscribers.add(context.channel)
+            let answer = ByteBuffer(string: #"{"type":"subscribed"}"#)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: answer)), promise: nil)
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// `POST /channels/<name>/messages`: fans the body out and answers 204; anything else is 404.
+final class FanoutPublishHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let subscribers: FanoutSubscribers
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+
+    init(_ subscribers: FanoutSubscribers) { self.subscribers = subscribers }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body.clear()
+        case .body(var chunk):
+            body.writeBuffer(&chunk)
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let publish = head.method == .POST && head.uri.hasPrefix("/channels/")
+            if publish { subscribers.publish(body) }
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Length", value: "0")
+            let status: HTTPResponseStatus = publish ? .noContent : .notFound
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
