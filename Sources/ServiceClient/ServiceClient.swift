@@ -23,16 +23,21 @@ public struct UpstreamCallOptions: Sendable {
     public var hashKey: String?
     /// Cap on the buffered response.
     public var maxResponseBytes: Int
+    /// The event loop an HTTP/1.1 call should run on (the caller's, so the answer arrives where it is
+    /// used); any of the client's loops when nil or not one of them.
+    public var eventLoop: (any EventLoop)?
 
     public init(
         timeout: ConfigDuration? = nil, callerTimeout: Duration? = nil, retry: RetryConfig? = nil,
-        hashKey: String? = nil, maxResponseBytes: Int = ServiceClient.defaultMaxResponseBytes
+        hashKey: String? = nil, maxResponseBytes: Int = ServiceClient.defaultMaxResponseBytes,
+        eventLoop: (any EventLoop)? = nil
     ) {
         self.timeout = timeout
         self.callerTimeout = callerTimeout
         self.retry = retry
         self.hashKey = hashKey
         self.maxResponseBytes = maxResponseBytes
+        self.eventLoop = eventLoop
     }
 }
 
@@ -184,6 +189,13 @@ public final class ServiceClient: Service, Sendable {
         }
         var request = request
         request.headers.removeAll { managed.contains($0.0.lowercased()) }
+        let headers = context.propagationHeaders(identityHeaders: identityHeaders)
+        if transport.service.config.protocol == .http1 {
+            // HTTP/1.1 on the NIO pool, on the caller's loop when it can (PooledRequestCall.swift).
+            let loop = options.eventLoop.flatMap { http1Pool.serves($0) ? $0 : nil } ?? http1Pool.anyLoop
+            return try await PooledRequestCall.send(
+                request, to: transport.service, pool: http1Pool, on: loop, headers: headers, options: options)
+        }
         return try await transport.send(
             request, headers: context.propagationHeaders(identityHeaders: identityHeaders), options: options,
             logger: logger)

@@ -123,6 +123,12 @@ public final class HTTP1ConnectionPool: @unchecked Sendable {
         return pool.lease(address, service: service, limit: limit, tls: tls[service: service.name])
     }
 
+    /// Whether `eventLoop` is one of the pool's loops (connections can be leased on it).
+    public func serves(_ eventLoop: any EventLoop) -> Bool { loops[ObjectIdentifier(eventLoop)] != nil }
+
+    /// Any of the pool's loops.
+    var anyLoop: any EventLoop { loops.values.randomElement()!.eventLoop }
+
     /// An idle connection to `address` on `eventLoop`, when one is ready: `lease` without a future.
     /// Call on `eventLoop`; nil means `lease` must open or wait for one.
     public func leaseIdle(_ address: UpstreamAddress, on eventLoop: any EventLoop) -> UpstreamLease? {

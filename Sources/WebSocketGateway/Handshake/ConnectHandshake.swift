@@ -57,7 +57,8 @@ extension WebSocketRuntime {
                     apiKeyHeader: authenticator.config.apiKeyHeader))
             let result = await caller.call(
                 route, routeKey: WebSocketRoutes.connectKey, envelope: envelope,
-                context: upstreamContext(accepted, requestID: accepted.requestID, newSpan: false))
+                context: upstreamContext(accepted, requestID: accepted.requestID, newSpan: false),
+                on: context.channel.eventLoop)
             switch result {
             case .success(let response):
                 let answer = ConnectAnswer(body: response.body)

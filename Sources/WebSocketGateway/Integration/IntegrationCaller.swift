@@ -2,6 +2,7 @@
 // classifies the answer: a 2xx response, or a gateway error to report to the client or the handshake.
 import GatewayCore
 import Logging
+import NIOCore
 import ServiceClient
 
 /// The result of one integration call.
@@ -18,8 +19,10 @@ struct IntegrationCaller: Sendable {
     let client: ServiceClient
     let logger: Logger
 
+    /// `eventLoop`: the client connection's, where the call runs and its answer is written.
     func call(
-        _ route: WebSocketRouteConfig, routeKey: String, envelope: IntegrationEnvelope, context: UpstreamCallContext
+        _ route: WebSocketRouteConfig, routeKey: String, envelope: IntegrationEnvelope, context: UpstreamCallContext,
+        on eventLoop: (any EventLoop)? = nil
     ) async -> IntegrationResult {
         let body: [UInt8]
         do {
@@ -36,7 +39,7 @@ struct IntegrationCaller: Sendable {
                 header: { _ in nil }, connectionID: envelope.connectionId, clientAddress: context.clientAddress)
             let response = try await client.send(
                 request, to: route.service, context: context,
-                options: UpstreamCallOptions(timeout: route.timeout, hashKey: hashKey))
+                options: UpstreamCallOptions(timeout: route.timeout, hashKey: hashKey, eventLoop: eventLoop))
             if (200..<300).contains(response.status) { return .success(response) }
             return .rejected(
                 status: response.status, error: Self.rejection(status: response.status, body: response.body))

@@ -66,7 +66,7 @@ extension WebSocketRuntime {
         let started = ContinuousClock.now
         let result = await caller.call(
             route, routeKey: routeKey, envelope: envelope,
-            context: upstreamContext(accepted, requestID: messageID, newSpan: true))
+            context: upstreamContext(accepted, requestID: messageID, newSpan: true), on: connection.channel?.eventLoop)
         metrics.integrationDuration(route: routeKey, ContinuousClock.now - started)
         switch result {
         case .success(let response):
