@@ -43,6 +43,8 @@ public struct UpstreamCallOptions: Sendable {
 
 public final class ServiceClient: Service, Sendable {
     public let identityHeaders: IdentityHeadersConfig
+    /// Headers a caller may not set itself (identity and forwarding), lower-cased.
+    private let managedHeaders: Set<String>
     public let eventLoopGroup: any EventLoopGroup
     /// The streaming keep-alive pool of the proxying data path.
     public let http1Pool: HTTP1ConnectionPool
@@ -78,6 +80,7 @@ public final class ServiceClient: Service, Sendable {
         logger: Logger = Logger(label: "portico.service-client")
     ) throws(GatewayError) {
         self.identityHeaders = config.auth.identityHeaders
+        self.managedHeaders = UpstreamCallContext.managedHeaderNames(identityHeaders: config.auth.identityHeaders)
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         let tls = UpstreamTLSTable(try Self.tlsSettings(config))
@@ -177,28 +180,55 @@ public final class ServiceClient: Service, Sendable {
         _ request: UpstreamRequest, to service: String, context: UpstreamCallContext,
         options: UpstreamCallOptions = .init()
     ) async throws(GatewayError) -> UpstreamResponse {
-        let (registry, transports) = current.withLock { ($0.registry, $0.transports) }
-        _ = try registry.service(service)
-        guard let transport = transports[service] else {
-            throw GatewayError(.internalError, "service '\(service)' speaks gRPC; use the gRPC transport")
-        }
-        let managed = UpstreamCallContext.managedHeaderNames(identityHeaders: identityHeaders)
-        var options = options
-        if options.callerTimeout == nil, let deadline = context.callerDeadline {
-            options.callerTimeout = max(.zero, deadline - .now)
-        }
-        var request = request
-        request.headers.removeAll { managed.contains($0.0.lowercased()) }
-        let headers = context.propagationHeaders(identityHeaders: identityHeaders)
+        let (transport, request, headers, options) = try prepare(
+            request, to: service, context: context, options: options)
         if transport.service.config.protocol == .http1 {
             // HTTP/1.1 on the NIO pool, on the caller's loop when it can (PooledRequestCall.swift).
             let loop = options.eventLoop.flatMap { http1Pool.serves($0) ? $0 : nil } ?? http1Pool.anyLoop
             return try await PooledRequestCall.send(
                 request, to: transport.service, pool: http1Pool, on: loop, headers: headers, options: options)
         }
-        return try await transport.send(
-            request, headers: context.propagationHeaders(identityHeaders: identityHeaders), options: options,
-            logger: logger)
+        return try await transport.send(request, headers: headers, options: options, logger: logger)
+    }
+
+    /// `send` started on `eventLoop`, which the caller is on, with no task: the future completes on that
+    /// loop. nil when the service is not HTTP/1.1 or the loop is not one of the client's (use `send`).
+    public func sendOnLoop(
+        _ request: UpstreamRequest, to service: String, context: UpstreamCallContext, options: UpstreamCallOptions,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<UpstreamResponse>? {
+        eventLoop.assertInEventLoop()
+        guard http1Pool.serves(eventLoop) else { return nil }
+        let prepared: (HTTPRequestTransport, UpstreamRequest, [(String, String)], UpstreamCallOptions)
+        do {
+            prepared = try prepare(request, to: service, context: context, options: options)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let (transport, request, headers, options) = prepared
+        guard transport.service.config.protocol == .http1 else { return nil }
+        return PooledRequestCall.start(
+            request, to: transport.service, pool: http1Pool, on: eventLoop, headers: headers, options: options)
+    }
+
+    /// The service's transport, the request without headers the gateway manages, the headers it adds,
+    /// and the options with the caller's deadline.
+    private func prepare(
+        _ request: UpstreamRequest, to service: String, context: UpstreamCallContext, options: UpstreamCallOptions
+    ) throws(GatewayError) -> (HTTPRequestTransport, UpstreamRequest, [(String, String)], UpstreamCallOptions) {
+        let (registry, transports) = current.withLock { ($0.registry, $0.transports) }
+        _ = try registry.service(service)
+        guard let transport = transports[service] else {
+            throw GatewayError(.internalError, "service '\(service)' speaks gRPC; use the gRPC transport")
+        }
+        let managed = managedHeaders
+        var options = options
+        if options.callerTimeout == nil, let deadline = context.callerDeadline {
+            options.callerTimeout = max(.zero, deadline - .now)
+        }
+        var request = request
+        request.headers.removeAll { managed.contains($0.0.lowercased()) }
+        return (transport, request, context.propagationHeaders(identityHeaders: identityHeaders), options)
     }
 
     /// Runs health checks and discovery until graceful shutdown, then closes every pool.

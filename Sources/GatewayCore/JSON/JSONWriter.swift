@@ -22,6 +22,11 @@ public struct OutputBuffer {
         try check()
     }
 
+    public mutating func append(contentsOf run: some Collection<UInt8>) throws(JSONFailure) {
+        bytes.append(contentsOf: run)
+        try check()
+    }
+
     private func check() throws(JSONFailure) {
         if bytes.count > limit { throw .init(.tooLarge, "would be larger than \(JSONFailure.size(limit))") }
     }
@@ -62,22 +67,35 @@ public enum JSONWriter {
 
     public static func writeString(_ text: String, to out: inout OutputBuffer) throws(JSONFailure) {
         try out.append(UInt8(ascii: "\""))
-        // Byte-wise is safe: every byte of a multi-byte UTF-8 sequence is 0x80 or above.
-        for byte in text.utf8 {
+        // Runs that need no escape are copied at once. Byte-wise is safe: every byte of a multi-byte UTF-8
+        // sequence is 0x80 or above.
+        let utf8 = text.utf8
+        var runStart = utf8.startIndex
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
+            let byte = utf8[index]
+            let escape: String
             switch byte {
-            case UInt8(ascii: "\""): try out.append("\\\"")
-            case UInt8(ascii: "\\"): try out.append("\\\\")
-            case 0x0A: try out.append("\\n")
-            case 0x0D: try out.append("\\r")
-            case 0x09: try out.append("\\t")
-            case 0x08: try out.append("\\b")
-            case 0x0C: try out.append("\\f")
+            case UInt8(ascii: "\""): escape = "\\\""
+            case UInt8(ascii: "\\"): escape = "\\\\"
+            case 0x0A: escape = "\\n"
+            case 0x0D: escape = "\\r"
+            case 0x09: escape = "\\t"
+            case 0x08: escape = "\\b"
+            case 0x0C: escape = "\\f"
             case 0..<0x20:
                 let digits = String(byte, radix: 16)
-                try out.append("\\u00" + (digits.count == 1 ? "0" : "") + digits)
-            default: try out.append(byte)
+                escape = "\\u00" + (digits.count == 1 ? "0" : "") + digits
+            default:
+                index = utf8.index(after: index)
+                continue
             }
+            if runStart < index { try out.append(contentsOf: utf8[runStart..<index]) }
+            try out.append(escape)
+            index = utf8.index(after: index)
+            runStart = index
         }
+        if runStart < utf8.endIndex { try out.append(contentsOf: utf8[runStart...]) }
         try out.append(UInt8(ascii: "\""))
     }
 }

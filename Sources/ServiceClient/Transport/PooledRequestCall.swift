@@ -70,6 +70,17 @@ final class PooledRequestCall: UpstreamResponseDelegate, @unchecked Sendable {
         }
     }
 
+    /// Starts the call on `loop`, which the caller is on; the future completes there.
+    static func start(
+        _ request: UpstreamRequest, to service: UpstreamService, pool: HTTP1ConnectionPool, on loop: any EventLoop,
+        headers extra: [(String, String)], options: UpstreamCallOptions
+    ) -> EventLoopFuture<UpstreamResponse> {
+        let call = PooledRequestCall(
+            service: service, pool: pool, loop: loop, request: request, extra: extra, options: options)
+        call.start()
+        return call.promise.futureResult
+    }
+
     private func start() {
         let call: UpstreamCall
         do {

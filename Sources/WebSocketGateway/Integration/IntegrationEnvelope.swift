@@ -55,41 +55,89 @@ struct IntegrationEnvelope: Sendable, Equatable {
     var headers: [String: String]?
     var queryParameters: [String: String]?
 
-    /// The envelope as JSON bytes (keys sorted, so the output is stable), written with GatewayCore's
-    /// JSONWriter: Foundation's JSONEncoder cost more than the rest of building a message's call.
+    /// The envelope as JSON bytes, keys sorted (so the output is stable), written member by member with
+    /// GatewayCore's JSON string writer: Foundation's JSONEncoder cost more than the rest of building a
+    /// message's call, and a JSONValue tree still cost a dictionary per object.
     func encoded() throws(JSONFailure) -> [UInt8] {
-        func strings(_ values: [String: String]) -> JSONValue {
-            .object(JSONObject(values.map { ($0.key, .string($0.value)) }))
+        var out = OutputBuffer(limit: .max, reserving: 384 + (body?.utf8.count ?? 0))
+        var first = true
+        func key(_ name: String) throws(JSONFailure) {
+            try out.append(first ? "{\"" : ",\"")
+            first = false
+            try out.append(name)
+            try out.append("\":")
         }
-        var object = JSONObject()
-        object["connectionId"] = .string(connectionId)
-        object["routeKey"] = .string(routeKey)
-        object["eventType"] = .string(eventType.rawValue)
-        object["messageId"] = .string(messageId)
-        // `identity` is always present: null for an anonymous connection.
-        object["identity"] =
-            identity.map {
-                .object(
-                    JSONObject([
-                        ("subject", .string($0.subject)), ("scopes", .array($0.scopes.map(JSONValue.string))),
-                        ("method", .string($0.method)),
-                    ]))
-            } ?? .null
-        object["context"] = strings(context)
-        let epochMilliseconds = Self.epochMilliseconds(requestTime)
-        object["requestTime"] = .string(Self.iso8601(epochMilliseconds: epochMilliseconds))
-        object["requestTimeEpochMs"] = .number(String(epochMilliseconds))
-        object["callbackUrl"] = .string(callbackUrl)
-        if let sourceIp { object["sourceIp"] = .string(sourceIp) }
-        if let body { object["body"] = .string(body) }
-        object["isBase64Encoded"] = .bool(isBase64Encoded)
+        func string(_ value: String) throws(JSONFailure) { try JSONWriter.writeString(value, to: &out) }
+        func strings(_ values: [String: String]) throws(JSONFailure) {
+            try out.append(UInt8(ascii: "{"))
+            for (index, name) in values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+                if index > 0 { try out.append(UInt8(ascii: ",")) }
+                try string(name)
+                try out.append(UInt8(ascii: ":"))
+                try string(values[name] ?? "")
+            }
+            try out.append(UInt8(ascii: "}"))
+        }
+        // In the order of the keys' UTF-8 bytes.
+        if let body {
+            try key("body")
+            try string(body)
+        }
+        try key("callbackUrl")
+        try string(callbackUrl)
+        try key("connectionId")
+        try string(connectionId)
+        try key("context")
+        try strings(context)
         if let disconnect {
-            object["disconnect"] = .object(
-                JSONObject([("code", .number(String(disconnect.code))), ("reason", .string(disconnect.reason))]))
+            try key("disconnect")
+            try out.append("{\"code\":\(disconnect.code),\"reason\":")
+            try string(disconnect.reason)
+            try out.append(UInt8(ascii: "}"))
         }
-        if let headers { object["headers"] = strings(headers) }
-        if let queryParameters { object["queryParameters"] = strings(queryParameters) }
-        return try JSONWriter.write(.object(object), limit: .max, sizeHint: 320 + (body?.utf8.count ?? 0))
+        try key("eventType")
+        try string(eventType.rawValue)
+        if let headers {
+            try key("headers")
+            try strings(headers)
+        }
+        // `identity` is always present: null for an anonymous connection.
+        try key("identity")
+        if let identity {
+            try out.append("{\"method\":")
+            try string(identity.method)
+            try out.append(",\"scopes\":[")
+            for (index, scope) in identity.scopes.enumerated() {
+                if index > 0 { try out.append(UInt8(ascii: ",")) }
+                try string(scope)
+            }
+            try out.append("],\"subject\":")
+            try string(identity.subject)
+            try out.append(UInt8(ascii: "}"))
+        } else {
+            try out.append("null")
+        }
+        try key("isBase64Encoded")
+        try out.append(isBase64Encoded ? "true" : "false")
+        try key("messageId")
+        try string(messageId)
+        if let queryParameters {
+            try key("queryParameters")
+            try strings(queryParameters)
+        }
+        let epochMilliseconds = Self.epochMilliseconds(requestTime)
+        try key("requestTime")
+        try string(Self.iso8601(epochMilliseconds: epochMilliseconds))
+        try key("requestTimeEpochMs")
+        try out.append(String(epochMilliseconds))
+        try key("routeKey")
+        try string(routeKey)
+        if let sourceIp {
+            try key("sourceIp")
+            try string(sourceIp)
+        }
+        try out.append(UInt8(ascii: "}"))
+        return out.bytes
     }
 
     /// `2025-01-01T12:00:00.123Z`: UTC, millisecond precision.

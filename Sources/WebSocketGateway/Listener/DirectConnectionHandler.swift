@@ -1,7 +1,8 @@
 // An upgraded connection without permessage-deflate, served on its event loop: frames are read here
 // (control frames answered, data frames reassembled by MessageAssembler), each complete message is
-// handled in a task of its own (the integration call), and messages to the client are written onto the
-// loop by ClientConnection. An idle connection has no task at all, only this handler, NIO's frame codec
+// routed and its integration call made on the same loop (a task only for channel operations and
+// services the loop cannot call directly), and messages to the client are written onto the loop by
+// ClientConnection. An idle connection has no task at all, only this handler, NIO's frame codec
 // and the `CloseFrameObserver` before it. Written by hand because hummingbird-websocket's handler
 // needs a task per connection and more per feature (reader, writer, pinger).
 //
@@ -144,12 +145,20 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             runtime.refuseOverRate(message, on: connection)
             return
         }
-        inFlight += 1
         guard let loop = context?.eventLoop else { return }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        Task {
-            await runtime.handle(message, on: connection)
-            loop.execute { bound.value.messageHandled() }
+        switch runtime.handleOnLoop(message, on: connection, loop: loop) {
+        case .completed:
+            return
+        case .pending(let answered):
+            inFlight += 1
+            answered.assumeIsolated().whenComplete { _ in self.messageHandled() }
+        case .task(let work):
+            inFlight += 1
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            Task {
+                await work()
+                loop.execute { bound.value.messageHandled() }
+            }
         }
     }
 

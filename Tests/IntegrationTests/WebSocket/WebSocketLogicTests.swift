@@ -97,6 +97,20 @@ struct WebSocketLogicTests {
                 + #""routeKey":"echo","sourceIp":"127.0.0.1"}"#)
     }
 
+    @Test func envelopeStringsSurviveEscaping() throws {
+        let body = "quote \" backslash \\ slash / newline \n tab \t bell \u{07} nul \u{00} é 😀 end"
+        let envelope = IntegrationEnvelope(
+            connectionId: "abc", routeKey: "echo", eventType: .message, messageId: "m1", identity: nil,
+            context: ["k\"ey": "v\nal", "a": "b"], requestTime: Self.time, callbackUrl: "http://h:1", body: body)
+        let bytes = try envelope.encoded()
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#"\u0007"#) && text.contains(#"\u0000"#) && !text.contains("\n"))
+        let object = Self.json(bytes)
+        #expect(object["body"] as? String == body)
+        #expect(object["context"] as? [String: String] == ["k\"ey": "v\nal", "a": "b"])
+        #expect(text.contains(#""context":{"a":"b","k\"ey":"v\nal"}"#))
+    }
+
     @Test func connectAndDisconnectEnvelopes() throws {
         let connect = IntegrationEnvelope(
             connectionId: "abc", routeKey: "$connect", eventType: .connect, messageId: "r1", identity: nil,
