@@ -144,29 +144,32 @@ final class ClientConnection: Sendable {
     /// connection is closing without draining or gone; a socket that has not taken `maxQueuedBytes` yet
     /// makes the connection a slow consumer.
     fileprivate func write(_ message: OutboundMessage, size: Int, on channel: any Channel, payload: ByteBuffer? = nil) {
+        // Dropped when the connection is closing without draining, or gone.
         let dropped = state.withLock { state -> Bool in
-            let drop = state.closeRequest.map { !$0.drain } ?? false
+            let drop = !channel.isActive || state.closeRequest.map { !$0.drain } ?? false
             if drop { state.queuedBytes -= size }
             return drop
         }
-        guard !dropped, channel.isActive else {
-            if !dropped { state.withLock { $0.queuedBytes -= size } }
-            return
+        guard !dropped else { return }
+        // What the socket has not taken: only asked for when it could pass the bound (a writable channel
+        // has at most NIO's high watermark, 64 KiB, buffered).
+        if !channel.isWritable || Self.writableBelow + size > maxQueuedBytes {
+            let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            if buffered > 0 && buffered + size > maxQueuedBytes {
+                state.withLock { $0.queuedBytes -= size }
+                close(code: 1008, reason: "slow consumer", drain: false)
+                onSlowConsumer?()
+                return
+            }
         }
-        let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        if buffered > 0 && buffered + size > maxQueuedBytes {
-            state.withLock { $0.queuedBytes -= size }
-            close(code: 1008, reason: "slow consumer", drain: false)
-            onSlowConsumer?()
-            return
-        }
+        sentMessage(size: size)
         let (opcode, data): (WebSocketOpcode, ByteBuffer) =
             switch message {
             case .text(let text): (.text, payload ?? channel.allocator.buffer(string: text))
             case .binary(let bytes): (.binary, payload ?? channel.allocator.buffer(bytes: bytes))
             }
         if data.readableBytes <= Self.fragmentSize {
-            channel.write(WebSocketFrame(fin: true, opcode: opcode, data: data), promise: nil)
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, data: data), promise: nil)
         } else {
             var rest = data
             var first = true
@@ -177,11 +180,13 @@ final class ClientConnection: Sendable {
                 channel.write(frame, promise: nil)
                 first = false
             }
+            channel.flush()
         }
-        channel.flush()
-        sentMessage(size: size)
         onWritten?(size)
     }
+
+    /// NIO's default high watermark: a channel with more buffered is not writable.
+    private static let writableBelow = 64 << 10
 
     /// Asks for the connection to close; the first request wins. With `drain`, queued messages are sent
     /// before the close frame; without, they are dropped.

@@ -13,6 +13,9 @@ final class WebSocketMetrics: Sendable {
     private let timers = Mutex<[String: Timer]>([:])
     private let slowConsumers: Counter
     private let rateLimited: Counter
+    /// Counted for every message in and out: kept, not looked up by name each time.
+    private let bytesIn: Counter
+    private let bytesOut: Counter
 
     init(gateway: String) {
         self.gateway = gateway
@@ -22,6 +25,8 @@ final class WebSocketMetrics: Sendable {
             label: "portico_websocket_slow_consumer_closes_total", dimensions: [("gateway", gateway)])
         rateLimited = Counter(
             label: "portico_websocket_rate_limited_messages_total", dimensions: [("gateway", gateway)])
+        bytesIn = Counter(label: "portico_websocket_bytes_in_total", dimensions: [("gateway", gateway)])
+        bytesOut = Counter(label: "portico_websocket_bytes_out_total", dimensions: [("gateway", gateway)])
     }
 
     /// A connection ended with `code` (the close code the client saw, 1006 when none was exchanged).
@@ -41,8 +46,8 @@ final class WebSocketMetrics: Sendable {
     func messageRateLimited() { rateLimited.increment() }
 
     /// Payload bytes of a client message (`in`) or of a message written to a client (`out`).
-    func bytes(in count: Int) { counter("portico_websocket_bytes_in_total", []).increment(by: Int64(count)) }
-    func bytes(out count: Int) { counter("portico_websocket_bytes_out_total", []).increment(by: Int64(count)) }
+    func bytes(in count: Int) { bytesIn.increment(by: Int64(count)) }
+    func bytes(out count: Int) { bytesOut.increment(by: Int64(count)) }
 
     /// How long an integration call for `route` took, whatever its outcome.
     func integrationDuration(route: String, _ duration: Duration) {
