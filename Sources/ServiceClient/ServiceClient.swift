@@ -1,7 +1,7 @@
 import Foundation
 // The one way any gateway talks to a microservice. Holds the registry of declared services, their
-// transports (the streaming NIO pools of the proxying gateways, AsyncHTTPClient for the translating
-// ones) and the background work that keeps endpoint state current (active health checks, DNS
+// transports (the NIO pools: streaming for the proxying gateways, buffered calls to HTTP/1.1 services
+// for the translating ones; AsyncHTTPClient for buffered calls to HTTP/2 services) and the background work that keeps endpoint state current (active health checks, DNS
 // discovery). Every transport consults the same per-service policy: selection, health, outlier
 // detection, breaker, retries and deadlines. A `Service`: it runs for the life of the gateway.
 public import GatewayCore

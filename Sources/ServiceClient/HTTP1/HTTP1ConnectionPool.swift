@@ -1,4 +1,5 @@
-// The streaming HTTP/1.1 keep-alive connection pool of the proxying data path (REST). Connections
+// The HTTP/1.1 keep-alive connection pool of the REST data path and of buffered calls to HTTP/1.1
+// services (PooledRequestCall). Connections
 // live on the event loop of the downstream connection that uses them, so request and response parts
 // move between the two channels with no thread hop, no Task and no buffering. Written on SwiftNIO
 // directly: AsyncHTTPClient's pool is request/response shaped and costs a Task per request (see

@@ -1,5 +1,6 @@
-// The async request/response transport for translating gateways (GraphQL, CloudEvents, WebSocket),
-// on AsyncHTTPClient: one client per service so each service's connect timeout, pool limits and TLS
+// The buffered request/response transport for services with `protocol: http2` (HTTP/1.1 services go
+// over the NIO pool, PooledRequestCall.swift) and for HTTP health probes, on AsyncHTTPClient: one client
+// per service so each service's connect timeout, pool limits and TLS
 // apply. Each call goes through the service's shared policy: breaker admission, endpoint selection,
 // per-try and total deadlines, retries with backoff and budget, outcomes reported for outlier
 // detection.

@@ -1,4 +1,5 @@
-// The async request path (AsyncHTTPClient, used by the translating gateways) under the same policy,
+// The buffered request path of the translating gateways (for HTTP/1.1 services, PooledRequestCall on
+// the NIO pool) under the same policy,
 // seen through the CloudEvents gateway: a dead endpoint is skipped on retry, and deliveries reach an
 // https endpoint that demands a client certificate (mTLS).
 import Foundation
