@@ -32,6 +32,8 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     /// Messages being handled; reading pauses at `WebSocketRuntime.maxInFlightPerConnection`.
     private var inFlight = 0
     private var readHeld = false
+    /// The replica bus registration is under way; reading waits for it.
+    private var registering = false
     private var inactive = false
     private var ended = false
     /// The connection's registration with the replica bus, which its end waits for.
@@ -74,7 +76,13 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             connection.close(code: 1001, reason: "server shutting down", drain: false)
         }
         if let bus = runtime.bus {
-            handler.registration = Task { await bus.register(connection) }
+            // Reading waits for the registration, so a service answering a message through another
+            // replica finds the connection.
+            handler.registering = true
+            handler.registration = Task {
+                await bus.register(connection)
+                channel.eventLoop.execute { bound.value.registered() }
+            }
         }
         let interval = runtime.config.pingInterval.duration
         if interval > .zero {
@@ -84,6 +92,8 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
                 bound.value.pingDue()
             }
         }
+        // Closed while it was being set up: no channelInactive will come.
+        if !channel.isActive { handler.connectionGone() }
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -164,19 +174,54 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
 
     private func messageHandled() {
         inFlight -= 1
-        if readHeld, inFlight < WebSocketRuntime.maxInFlightPerConnection, let context {
-            readHeld = false
-            context.read()
-        }
+        resumeReading()
         endIfDone()
     }
 
-    func read(context: ChannelHandlerContext) {
-        if inFlight >= WebSocketRuntime.maxInFlightPerConnection {
-            readHeld = true
-        } else {
+    private func registered() {
+        registering = false
+        resumeReading()
+    }
+
+    private var mayRead: Bool { !registering && inFlight < WebSocketRuntime.maxInFlightPerConnection }
+
+    private func resumeReading() {
+        if readHeld, mayRead, let context {
+            readHeld = false
             context.read()
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if mayRead {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    /// Direct writes (ClientConnection) pass here; a data frame after the close frame is dropped
+    /// (RFC 6455 §5.5.1): a message accepted just before a draining close can reach the loop after it.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if closeState != .open {
+            switch unwrapOutboundIn(data).opcode {
+            case .text, .binary, .continuation:
+                promise?.fail(ChannelError.outputClosed)
+                return
+            default:
+                break
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    /// The client closed its side without a close frame (Hummingbird allows half-closed connections):
+    /// the connection is over.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// A close frame from the client: answered (unless it answers the gateway's), then the socket closes.
@@ -231,6 +276,8 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     fileprivate func pingDue() {
         guard closeState == .open, let context, let connection else { return }
         if unansweredPing != nil {
+            // Reading is held (messages in flight, or the registration): the pong may be waiting unread.
+            if readHeld { return }
             connection.close(code: 1001, reason: "ping timeout", drain: false)
             // The close frame is written first (it was scheduled first); the peer is not answering.
             context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
@@ -243,12 +290,16 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        connectionGone()
+        context.fireChannelInactive()
+    }
+
+    fileprivate func connectionGone() {
         inactive = true
         closeState = .closed
         pinger?.cancel()
         pinger = nil
         endIfDone()
-        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

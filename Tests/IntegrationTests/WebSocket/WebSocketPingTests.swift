@@ -7,7 +7,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("WebSocket server pings", .serialized)
+@Suite("WebSocket liveness: server pings and half-closed connections", .serialized)
 struct WebSocketPingTests {
     /// One frame from the server (never masked; control frames only here, so short).
     struct Frame {
@@ -86,6 +86,23 @@ struct WebSocketPingTests {
             return received
         }
 
+        /// Closes the client's sending side (a FIN, no close frame).
+        func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
+
+        /// Whether the server ends the connection (the client reads its end) before the socket's read timeout.
+        func readsTheEnd() async -> Bool {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    var byte: UInt8 = 0
+                    while true {
+                        let got = recv(self.fd, &byte, 1, 0)
+                        if got > 0 { continue }  // frames before the end do not matter here
+                        return continuation.resume(returning: got == 0)
+                    }
+                }
+            }
+        }
+
         /// Sends a masked control frame.
         func send(opcode: UInt8, payload: [UInt8]) {
             let mask: [UInt8] = [1, 2, 3, 4]
@@ -119,6 +136,24 @@ struct WebSocketPingTests {
 
             let metrics = try await WebSocketGatewayTests.http("\(gateway.adminURL)/metrics").body
             #expect(metrics.contains(#"code="1001""#))
+        }
+    }
+
+    /// A client whose TCP connection ends without a close frame (here: it shuts down its sending side) is
+    /// gone at once, as 1006, not at the next missing pong.
+    @Test func aClientThatEndsItsSideWithoutACloseFrameIsDisconnectedAtOnce() async throws {
+        try await WebSocketGatewayTests.withGateway { gateway, _ in
+            let client = try RawClient(port: gateway.port)
+            client.shutdownWrite()
+            // The gateway closes the socket: the client reads the end, not its 15 s read timeout (the default
+            // ping interval is 30 s, so no ping closed it).
+            #expect(await client.readsTheEnd())
+            #expect(
+                try await WebSocketGatewayTests.eventually {
+                    let metrics = try await WebSocketGatewayTests.http("\(gateway.adminURL)/metrics").body
+                    return metrics.contains(#"code="1006""#)
+                        && metrics.contains(#"portico_websocket_connections_open{gateway="websocket"} 0"#)
+                })
         }
     }
 }
