@@ -290,6 +290,7 @@ def run_broadcast_floor(stack, args):
     server = subprocess.Popen([stack.bench, "fanout-server", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", process=server)
         bench = Bench(stack.bench, [
             "broadcast", *client_args(args, f"ws://127.0.0.1:{port}/ws"),
             "--publish-url", f"http://127.0.0.1:{port}/channels/{CHANNEL}/messages",

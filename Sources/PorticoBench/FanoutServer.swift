@@ -109,7 +109,8 @@ final class FanoutSubscriber: ChannelInboundHandler {
     }
 }
 
-/// `POST /channels/<name>/messages`: fans the body out and answers 204; anything else is 404.
+/// `POST /channels/<name>/messages`: fans the body out and answers 204; `GET /healthz`: 200 (readiness);
+/// anything else is 404.
 final class FanoutPublishHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -134,7 +135,8 @@ final class FanoutPublishHandler: ChannelInboundHandler, RemovableChannelHandler
             if publish { subscribers.publish(body) }
             var headers = HTTPHeaders()
             headers.add(name: "Content-Length", value: "0")
-            let status: HTTPResponseStatus = publish ? .noContent : .notFound
+            let status: HTTPResponseStatus =
+                publish ? .noContent : head.method == .GET && head.uri == "/healthz" ? .ok : .notFound
             context.write(
                 wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
                 promise: nil)
