@@ -1,7 +1,8 @@
 // Integration calls from connections served on the event loop (no compression), which go over
 // ServiceClient's NIO keep-alive pool without a task: the envelope arrives as a POST on the route's path
 // with the gateway's headers, and a slow, resetting or refusing integration comes back to the client as
-// an error message with its code, after which calls work again.
+// an error message with its code, after which calls work again. A route to a `protocol: http2` service
+// takes the other transport (AsyncHTTPClient, in a task) and answers the same way.
 import Foundation
 import Testing
 
@@ -13,10 +14,13 @@ struct WebSocketIntegrationCallTests {
             yaml.replacingOccurrences(
                 of: "services:\n",
                 with: "services:\n  faulty:\n    endpoints: [\"\(upstream.url)\"]\n"
+                    // `http2` services are called through AsyncHTTPClient in a task (HTTP/1.1 on http://).
+                    + "  faulty2:\n    endpoints: [\"\(upstream.url)\"]\n    protocol: http2\n"
             ).replacingOccurrences(
                 of: "      sendMessage: { service: chat, path: /sendMessage, twoWay: false }\n",
                 with: "      sendMessage: { service: chat, path: /sendMessage, twoWay: false }\n"
-                    + "      flaky: { service: faulty, path: /calls, timeout: 500ms }\n")
+                    + "      flaky: { service: faulty, path: /calls, timeout: 500ms }\n"
+                    + "      other: { service: faulty2, path: /other }\n")
         }
         try await WebSocketGatewayTests.withGateway(edit: edit) { gateway, _ in
             let client = try await TestWebSocketClient.open("ws://127.0.0.1:\(gateway.port)/ws")
@@ -60,6 +64,16 @@ struct WebSocketIntegrationCallTests {
             let again = try await client.next()
             #expect(again["correlationId"] as? String == "again")
             #expect((again["data"] as? [String: Any])?["upstream"] as? String == "faulty")
+
+            // The other transport, from the same connection.
+            client.send(#"{"action":"other","correlationId":"h2"}"#)
+            let other = try await client.next()
+            #expect(other["correlationId"] as? String == "h2")
+            #expect((other["data"] as? [String: Any])?["path"] as? String == "/other")
+            upstream.set(.status(503))
+            client.send(#"{"action":"other","correlationId":"h2-busy"}"#)
+            let otherBusy = try await client.next()
+            #expect(otherBusy["code"] as? String == "unavailable")
             await client.close()
         }
         await upstream.stop()
