@@ -21,7 +21,8 @@ final class PooledRequestCall: UpstreamResponseDelegate, @unchecked Sendable {
     private let promise: EventLoopPromise<UpstreamResponse>
 
     private var call: UpstreamCall?
-    private var deadline: CallDeadline
+    /// The call's total deadline, from its creation.
+    private let deadline: CallDeadline
     private var facts = RetryableRequest(isIdempotent: false, bodyReplayable: false)
     private var lease: UpstreamLease?
     private var tryTimeout: Duration = .zero
@@ -89,8 +90,6 @@ final class PooledRequestCall: UpstreamResponseDelegate, @unchecked Sendable {
             return fail(error)
         }
         self.call = call
-        deadline = CallDeadline(
-            timeout: service.requestTimeout(route: options.timeout), callerTimeout: options.callerTimeout)
         facts = RetryableRequest(
             isIdempotent: RetryableRequest.isIdempotent(
                 method: request.method,
@@ -195,11 +194,10 @@ final class PooledRequestCall: UpstreamResponseDelegate, @unchecked Sendable {
                 status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) },
                 body: received.readBytes(length: received.readableBytes) ?? [])
             let outcome = UpstreamOutcome.response(status: response.status)
-            if call.finishTry(outcome, request: facts) {
-                if let wait = call.delay(retryAfter: response.header("retry-after"), deadline: deadline) {
-                    return scheduleRetry(after: wait)
-                }
-                call.abandonRetry()
+            if let wait = call.retryWait(
+                after: outcome, request: facts, retryAfter: response.header("retry-after"), deadline: deadline)
+            {
+                return scheduleRetry(after: wait)
             }
             call.finish(outcome)
             succeed(response)
@@ -229,9 +227,8 @@ final class PooledRequestCall: UpstreamResponseDelegate, @unchecked Sendable {
         cancelTryTimer()
         abandonLease()
         let outcome = UpstreamOutcome(error)
-        if call.finishTry(outcome, request: facts) {
-            if let wait = call.delay(retryAfter: nil, deadline: deadline) { return scheduleRetry(after: wait) }
-            call.abandonRetry()
+        if let wait = call.retryWait(after: outcome, request: facts, retryAfter: nil, deadline: deadline) {
+            return scheduleRetry(after: wait)
         }
         call.finish(outcome)
         if error.code == .upstreamTimeout, deadline.remaining == .zero {

@@ -89,29 +89,10 @@ extension WebSocketRuntime {
                         case .binary: .binary
                         case .continuation: nil
                         }
-                    let message: InboundMessage
-                    switch assembler.append(kind: kind, fin: frame.fin, data: frame.data) {
-                    case .incomplete: continue
-                    case .text(let text): message = .text(text)
-                    case .binary(let buffer): message = .binary(Array(buffer.readableBytesView))
-                    case .tooLarge:
-                        connection.close(
-                            code: 1009, reason: "message larger than \(maxMessageSize) bytes", drain: false)
-                        continue
-                    case .protocolError:
-                        connection.close(code: 1002, reason: "unexpected frame in a fragmented message", drain: false)
-                        continue
-                    case .invalidUTF8:
-                        connection.close(code: 1007, reason: "text message is not valid UTF-8", drain: false)
-                        continue
-                    }
-                    connection.receivedMessage()
-                    metrics.bytes(in: message.size)
-                    guard connection.takeMessageToken() else {
-                        metrics.messageRateLimited()
-                        refuseOverRate(message, on: connection)
-                        continue
-                    }
+                    guard
+                        let message = admit(
+                            assembler.append(kind: kind, fin: frame.fin, data: frame.data), on: connection)
+                    else { continue }
                     if inFlight >= Self.maxInFlightPerConnection {
                         _ = await group.next()
                         inFlight -= 1
@@ -126,6 +107,36 @@ extension WebSocketRuntime {
             }
             await group.waitForAll()
         }
+    }
+
+    /// What one data frame added to `connection`'s message makes of it: the complete message to handle,
+    /// counted as received; nil while the message is incomplete, when the frame broke it (the connection
+    /// is closed with 1009, 1002 or 1007), or when the message is over the connection's rate (answered
+    /// with `rate_limited`). Both data paths read messages through this.
+    func admit(_ event: MessageAssembler.Event, on connection: ClientConnection) -> InboundMessage? {
+        let message: InboundMessage
+        switch event {
+        case .incomplete: return nil
+        case .text(let text): message = .text(text)
+        case .binary(let buffer): message = .binary(Array(buffer.readableBytesView))
+        case .tooLarge:
+            connection.close(code: 1009, reason: "message larger than \(maxMessageSize) bytes", drain: false)
+            return nil
+        case .protocolError:
+            connection.close(code: 1002, reason: "unexpected frame in a fragmented message", drain: false)
+            return nil
+        case .invalidUTF8:
+            connection.close(code: 1007, reason: "text message is not valid UTF-8", drain: false)
+            return nil
+        }
+        connection.receivedMessage()
+        metrics.bytes(in: message.size)
+        guard connection.takeMessageToken() else {
+            metrics.messageRateLimited()
+            refuseOverRate(message, on: connection)
+            return nil
+        }
+        return message
     }
 
     /// The only task that writes frames: queued messages in order, then the close frame if one was asked for.

@@ -132,29 +132,11 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             case .binary: .binary
             default: nil
             }
-        let message: InboundMessage
-        switch assembler.append(kind: kind, fin: frame.fin, data: frame.unmaskedData) {
-        case .incomplete: return
-        case .text(let text): message = .text(text)
-        case .binary(let buffer): message = .binary(Array(buffer.readableBytesView))
-        case .tooLarge:
-            connection.close(code: 1009, reason: "message larger than \(assembler.maxSize) bytes", drain: false)
-            return
-        case .protocolError:
-            connection.close(code: 1002, reason: "unexpected frame in a fragmented message", drain: false)
-            return
-        case .invalidUTF8:
-            connection.close(code: 1007, reason: "text message is not valid UTF-8", drain: false)
-            return
-        }
         let runtime = self.runtime
-        connection.receivedMessage()
-        runtime.metrics.bytes(in: message.size)
-        guard connection.takeMessageToken() else {
-            runtime.metrics.messageRateLimited()
-            runtime.refuseOverRate(message, on: connection)
-            return
-        }
+        guard
+            let message = runtime.admit(
+                assembler.append(kind: kind, fin: frame.fin, data: frame.unmaskedData), on: connection)
+        else { return }
         guard let loop = context?.eventLoop else { return }
         switch runtime.handleOnLoop(message, on: connection, loop: loop) {
         case .completed:
