@@ -262,24 +262,34 @@ def run_idle(stack, args, name):
     return result
 
 
+def broadcast(stack, args, port, pids, subscribed=lambda: None):
+    """One `portico-bench broadcast` run against the server on `port`: its result, what `subscribed()`
+    returned once every subscriber was confirmed, and the server's CPU µs per delivery (`pids`) from the
+    first publication to the last delivery."""
+    bench = Bench(stack.bench, [
+        "broadcast", *client_args(args, f"ws://127.0.0.1:{port}/ws"),
+        "--publish-url", f"http://127.0.0.1:{port}/channels/{CHANNEL}/messages",
+        "--api-key", API_KEY, "--subscribers", str(args.subscribers), "--publications", str(args.publications),
+        "--interval", str(args.interval)])
+    subscribe_event = bench.next(timeout=300)
+    at_subscribed = subscribed()
+    cpu_before = cpu_seconds(pids)
+    delivered = bench.next(timeout=args.publications * args.interval + 60)
+    cpu = cpu_seconds(pids) - cpu_before
+    result = bench.finish(timeout=120)
+    result["subscribe_event"] = subscribe_event
+    per_delivery = cpu * 1e6 / delivered["deliveries"] if delivered["deliveries"] else None
+    return result, at_subscribed, per_delivery
+
+
 def run_broadcast(stack, args):
     stack.restart("gateway")
     before = rss_kb(stack.pids("gateway"))
-    bench = Bench(stack.bench, [
-        "broadcast", *client_args(args, stack.url("gateway")),
-        "--publish-url", f"http://127.0.0.1:{stack.gateway_port}/channels/{CHANNEL}/messages",
-        "--api-key", API_KEY, "--subscribers", str(args.subscribers), "--publications", str(args.publications),
-        "--interval", str(args.interval)])
-    subscribed = bench.next(timeout=300)
-    with_subscribers = rss_kb(stack.pids("gateway"))
-    cpu_before = cpu_seconds(stack.pids("gateway"))
-    delivered = bench.next(timeout=args.publications * args.interval + 60)
-    cpu = cpu_seconds(stack.pids("gateway")) - cpu_before
-    result = bench.finish(timeout=120)
+    result, with_subscribers, per_delivery = broadcast(
+        stack, args, stack.gateway_port, stack.pids("gateway"), subscribed=lambda: rss_kb(stack.pids("gateway")))
     stack.check_alive("gateway")
-    result.update(subscribe_event=subscribed, rss_before_kb=before, rss_subscribed_kb=with_subscribers,
-                  gateway_cpu_us_per_delivery=cpu * 1e6 / delivered["deliveries"] if delivered["deliveries"] else None,
-                  teardown_s=teardown_seconds(stack))
+    result.update(rss_before_kb=before, rss_subscribed_kb=with_subscribers,
+                  gateway_cpu_us_per_delivery=per_delivery, teardown_s=teardown_seconds(stack))
     return result
 
 
@@ -291,19 +301,10 @@ def run_broadcast_floor(stack, args):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", process=server)
-        bench = Bench(stack.bench, [
-            "broadcast", *client_args(args, f"ws://127.0.0.1:{port}/ws"),
-            "--publish-url", f"http://127.0.0.1:{port}/channels/{CHANNEL}/messages",
-            "--api-key", API_KEY, "--subscribers", str(args.subscribers), "--publications", str(args.publications),
-            "--interval", str(args.interval)])
-        bench.next(timeout=300)
-        cpu_before = cpu_seconds((server.pid,))
-        delivered = bench.next(timeout=args.publications * args.interval + 60)
-        cpu = cpu_seconds((server.pid,)) - cpu_before
-        result = bench.finish(timeout=120)
+        result, _, per_delivery = broadcast(stack, args, port, (server.pid,))
     finally:
         stop([server])
-    result["server_cpu_us_per_delivery"] = cpu * 1e6 / delivered["deliveries"] if delivered["deliveries"] else None
+    result["server_cpu_us_per_delivery"] = per_delivery
     return result
 
 

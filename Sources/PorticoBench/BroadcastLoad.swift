@@ -23,8 +23,8 @@ struct BroadcastCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the last deliveries.") var deliveryTimeout = 10.0
 
     func run() throws {
-        let target = try WebSocketTarget(url: client.url)
-        let publish = try HTTPTarget(url: publishUrl)
+        let target = try URLTarget(url: client.url, scheme: "ws")
+        let publish = try URLTarget(url: publishUrl, scheme: "http")
         guard let channelName = publish.path.split(separator: "/").dropFirst().first.map(String.init),
             publish.path.hasPrefix("/channels/")
         else { throw BenchError.badURL(publishUrl) }
@@ -221,16 +221,6 @@ final class SubscriberHandler: BenchClientHandler {
     }
 }
 
-/// `http://host:port/path`.
-struct HTTPTarget: Sendable {
-    let url: URLTarget
-    var host: String { url.host }
-    var port: Int { url.port }
-    var path: String { url.path }
-
-    init(url: String) throws { self.url = try URLTarget(url: url, scheme: "http") }
-}
-
 struct HTTPAnswer: Sendable {
     var status: Int
     var body: String
@@ -241,9 +231,9 @@ struct HTTPAnswer: Sendable {
 /// One keep-alive HTTP/1.1 connection for the publish calls, one request at a time.
 struct HTTPPublisher: Sendable {
     let channel: any Channel
-    let target: HTTPTarget
+    let target: URLTarget
 
-    static func connect(on loop: any EventLoop, target: HTTPTarget) -> EventLoopFuture<HTTPPublisher> {
+    static func connect(on loop: any EventLoop, target: URLTarget) -> EventLoopFuture<HTTPPublisher> {
         ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in

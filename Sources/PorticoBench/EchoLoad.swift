@@ -19,7 +19,7 @@ struct EchoCommand: ParsableCommand {
     @Option(help: "The message's action (the gateway's route key).") var action = "echo"
 
     func run() throws {
-        let target = try WebSocketTarget(url: client.url)
+        let target = try URLTarget(url: client.url, scheme: "ws")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: client.threads)
         defer { try? group.syncShutdownGracefully() }
         let message = Self.message(size: size, action: action)

@@ -15,51 +15,23 @@ struct EchoServerCommand: ParsableCommand {
         commandName: "echo-server",
         abstract: "The echo backend: POST /echo (gateway integration), WebSocket echo on /ws, GET /healthz.")
 
-    @Option(help: "Address to bind.") var host = "127.0.0.1"
-    @Option(help: "Port to bind (0: any free port).") var port = 0
+    @OptionGroup var listen: ListenOptions
     @Option(help: "Event loop threads.") var threads = 1
 
     func run() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let channel = try EchoServer.bind(group: group, host: host, port: port).wait()
-        emit(["event": "listening", "port": channel.localAddress?.port ?? port])
+        let channel = try EchoServer.bind(group: group, host: listen.host, port: listen.port).wait()
+        emit(["event": "listening", "port": channel.localAddress?.port ?? listen.port])
         try channel.closeFuture.wait()
     }
 }
 
 enum EchoServer {
-    static let httpHandlerName = "portico-bench-http-echo"
-
     static func bind(group: any EventLoopGroup, host: String, port: Int) -> EventLoopFuture<any Channel> {
-        ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgrader = NIOWebSocketServerUpgrader(
-                        maxFrameSize: 1 << 20, automaticErrorHandling: true,
-                        shouldUpgrade: { channel, head in
-                            channel.eventLoop.makeSucceededFuture(head.uri.hasPrefix("/ws") ? HTTPHeaders() : nil)
-                        },
-                        upgradePipelineHandler: { channel, _ in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(WebSocketEchoHandler())
-                            }
-                        })
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.configureHTTPServerPipeline(
-                        withServerUpgrade: (
-                            upgraders: [upgrader],
-                            completionHandler: { context in
-                                // Called before the WebSocket handlers are added: the HTTP handler goes.
-                                context.pipeline.syncOperations.removeHandler(name: httpHandlerName, promise: nil)
-                            }
-                        ))
-                    try pipeline.addHandler(HTTPEchoHandler(), name: httpHandlerName)
-                }
-            }
-            .bind(host: host, port: port)
+        BenchServer.bind(
+            group: group, host: host, port: port, upgrades: { $0.hasPrefix("/ws") },
+            webSocket: { try $0.pipeline.syncOperations.addHandler(WebSocketEchoHandler()) },
+            http: { HTTPEchoHandler() })
     }
 
     /// The unescaped `body` string of a gateway envelope, or nil when `buffer` holds no such member. The

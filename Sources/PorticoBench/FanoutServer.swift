@@ -16,40 +16,18 @@ struct FanoutServerCommand: ParsableCommand {
         commandName: "fanout-server",
         abstract: "Minimal WebSocket fan-out (the broadcast floor): subscribe with any text, POST to publish.")
 
-    @Option(help: "Address to bind.") var host = "127.0.0.1"
-    @Option(help: "Port to bind (0: any free port).") var port = 0
+    @OptionGroup var listen: ListenOptions
     @Option(help: "Event loop threads.") var threads = System.coreCount
 
     func run() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let subscribers = FanoutSubscribers()
-        let channel = try ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgrader = NIOWebSocketServerUpgrader(
-                        maxFrameSize: 1 << 16, automaticErrorHandling: true,
-                        shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
-                        upgradePipelineHandler: { channel, _ in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(FanoutSubscriber(subscribers))
-                            }
-                        })
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.configureHTTPServerPipeline(
-                        withServerUpgrade: (
-                            upgraders: [upgrader],
-                            completionHandler: { context in
-                                context.pipeline.syncOperations.removeHandler(name: "publish", promise: nil)
-                            }
-                        ))
-                    try pipeline.addHandler(FanoutPublishHandler(subscribers), name: "publish")
-                }
-            }
-            .bind(host: host, port: port).wait()
-        emit(["event": "listening", "port": channel.localAddress?.port ?? port])
+        let channel = try BenchServer.bind(
+            group: group, host: listen.host, port: listen.port, upgrades: { _ in true },
+            webSocket: { try $0.pipeline.syncOperations.addHandler(FanoutSubscriber(subscribers)) },
+            http: { FanoutPublishHandler(subscribers) }
+        ).wait()
+        emit(["event": "listening", "port": channel.localAddress?.port ?? listen.port])
         try channel.closeFuture.wait()
     }
 }

@@ -16,7 +16,7 @@ struct IdleCommand: ParsableCommand {
     @Option(help: "Seconds to hold them once all are open.") var hold = 10.0
 
     func run() throws {
-        let target = try WebSocketTarget(url: client.url)
+        let target = try URLTarget(url: client.url, scheme: "ws")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: client.threads)
         defer { try? group.syncShutdownGracefully() }
         let timeout = TimeAmount.seconds(Int64(client.connectTimeout))

@@ -27,16 +27,6 @@ struct URLTarget: Sendable {
     }
 }
 
-/// `ws://host:port/path`.
-struct WebSocketTarget: Sendable {
-    let url: URLTarget
-    var host: String { url.host }
-    var port: Int { url.port }
-    var path: String { url.path }
-
-    init(url: String) throws { self.url = try URLTarget(url: url, scheme: "ws") }
-}
-
 enum BenchError: Error, CustomStringConvertible {
     case badURL(String)
     case notUpgraded(String)
@@ -56,7 +46,7 @@ enum BenchError: Error, CustomStringConvertible {
 /// Opens one WebSocket connection on `loop`. The future succeeds once the upgrade is done and the handler
 /// from `makeHandler` (created on the loop) is in the pipeline, after a frame aggregator.
 func openWebSocket(
-    on loop: any EventLoop, target: WebSocketTarget, timeout: TimeAmount,
+    on loop: any EventLoop, target: URLTarget, timeout: TimeAmount,
     makeHandler: @escaping @Sendable () -> any ChannelHandler
 ) -> EventLoopFuture<any Channel> {
     let upgraded = loop.makePromise(of: Void.self)
