@@ -87,7 +87,7 @@ final class FanoutSubscriber: ChannelInboundHandler {
     }
 }
 
-/// `POST /channels/<name>/messages`: fans the body out and answers 204; `GET /healthz`: 200 (readiness);
+/// `POST /channels/<name>/messages`: fans the body out and answers 200; `GET /healthz`: 200 (readiness);
 /// anything else is 404.
 final class FanoutPublishHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -113,8 +113,10 @@ final class FanoutPublishHandler: ChannelInboundHandler, RemovableChannelHandler
             if publish { subscribers.publish(body) }
             var headers = HTTPHeaders()
             headers.add(name: "Content-Length", value: "0")
+            // 200 for a publication, as websocket-gateway answers: the load generator expects every
+            // subscriber to receive each publication answered 200, and waits for them.
             let status: HTTPResponseStatus =
-                publish ? .noContent : head.method == .GET && head.uri == "/healthz" ? .ok : .notFound
+                publish || (head.method == .GET && head.uri == "/healthz") ? .ok : .notFound
             context.write(
                 wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
                 promise: nil)
