@@ -59,14 +59,8 @@ final class RunningProcess: Sendable {
             let pipe = Pipe()
             process.standardError = pipe
             process.standardOutput = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let chunk = handle.availableData
+            readPipe(pipe) { [weak self] chunk in
                 guard let self else { return }
-                if chunk.isEmpty {
-                    handle.readabilityHandler = nil
-                    self.ended("\(name) exited; output:\n\(self.output)")
-                    return
-                }
                 let complete: [String] = buffer.withLock { data in
                     data.append(chunk)
                     var found: [String] = []
@@ -77,6 +71,9 @@ final class RunningProcess: Sendable {
                     return found
                 }
                 for line in complete { self.append(line) }
+            } end: { [weak self] in
+                guard let self else { return }
+                self.ended("\(name) exited; output:\n\(self.output)")
             }
             try process.run()
         }

@@ -70,14 +70,39 @@ final class OutputSink: Sendable {
     var ended: Bool { state.withLock { $0.ended } }
 
     func attach(_ pipe: Pipe) {
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                self.state.withLock { $0.ended = true }
-            } else {
-                self.state.withLock { $0.data.append(chunk) }
-            }
+        readPipe(pipe) { chunk in
+            self.state.withLock { $0.data.append(chunk) }
+        } end: {
+            self.state.withLock { $0.ended = true }
         }
     }
+}
+
+/// Reads `pipe` to its end with blocking reads on a thread of its own, handing over each chunk.
+///
+/// Not `FileHandle.readabilityHandler`: its dispatch read source races the descriptor's close when it
+/// is torn down and now and then crashed the whole test process in libdispatch's
+/// `_dispatch_event_loop_drain` (swift-corelibs-foundation#5507; one run in six of a single gateway
+/// test here). A blocking read registers nothing with libdispatch, and the handle stays open until
+/// the read has seen the end.
+func readPipe(_ pipe: Pipe, chunk: @escaping @Sendable (Data) -> Void, end: @escaping @Sendable () -> Void) {
+    let handle = pipe.fileHandleForReading
+    let thread = Thread {
+        withExtendedLifetime(handle) {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    chunk(Data(buffer[0..<count]))
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+        }
+        end()
+    }
+    thread.name = "pipe-reader"
+    thread.start()
 }
