@@ -5,6 +5,7 @@ public import ArgumentParser
 import Foundation
 public import GatewayCore
 public import Logging
+import NIOCore
 public import ServiceClient
 public import ServiceLifecycle
 
@@ -24,6 +25,13 @@ public struct GatewayOptions: ParsableArguments {
 
     @Option(name: .long, help: "Override this gateway's admin listen address for this run (host:port).")
     public var admin: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Event loop threads that serve connections and upstream calls (env PORTICO_EVENT_LOOPS; default: one per core)."
+    )
+    public var eventLoops: String? = ProcessInfo.processInfo.environment["PORTICO_EVENT_LOOPS"]
 
     public init() {}
 }
@@ -86,6 +94,15 @@ public enum GatewayRunner {
                 exit(2)
             }
             if flag == "--listen" { listener.listen = address } else { listener.admin = address }
+        }
+        if let value = options.eventLoops {
+            // Like nginx's worker_processes or Envoy's --concurrency. NIO's shared group is created on
+            // first use, which comes after this.
+            guard let loops = Int(value), (1...1024).contains(loops) else {
+                FileHandle.standardError.write(Data("--event-loops: '\(value)' is not a number from 1 to 1024\n".utf8))
+                exit(2)
+            }
+            NIOSingletons.groupLoopCountSuggestion = loops
         }
         if !options.logLevel.isEmpty && Logger.Level(rawValue: options.logLevel) == nil {
             FileHandle.standardError.write(

@@ -249,6 +249,31 @@ struct RESTGatewayTests {
         #expect(status == 0)
     }
 
+    @Test func eventLoopsSetsTheNumberOfLoopThreads() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await GatewayProcess.start(
+            "rest", configYAML: Self.config(upstream: upstream.port), extraArguments: ["--event-loops", "3"])
+        let status = try await Self.get("\(gateway.baseURL)/echo/loops").status
+        // NIO names the shared group's loop threads NIO-SGLTN-<group>-#<n>.
+        let tasks = "/proc/\(gateway.process.process.processIdentifier)/task"
+        let names = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap {
+            try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8)
+        }
+        await gateway.stop()
+        #expect(status == 200)
+        #expect(names.filter { $0.hasPrefix("NIO-SGLTN-") }.count == 3)
+    }
+
+    @Test(arguments: ["0", "many"]) func eventLoopsOutOfRangeExitsWithStatus2(value: String) async throws {
+        let path = try TestConfig.write("services: {}\n")
+        let process = try RunningProcess(
+            name: "rest-gateway", executable: "rest-gateway", arguments: ["--config", path, "--event-loops", value])
+        let status = await process.waitForExit(timeout: .seconds(20))
+        #expect(status == 2)
+        #expect(process.output.contains("--event-loops: '\(value)' is not a number from 1 to 1024"))
+    }
+
     @Test func invalidConfigExitsWithStatus2BeforeListening() async throws {
         let path = try TestConfig.write(
             "services:\n  users:\n    endpoints: [\"http://127.0.0.1:1\"]\n    retries: 3\n")
