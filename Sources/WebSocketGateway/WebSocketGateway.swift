@@ -43,6 +43,8 @@ public enum WebSocketGateway {
             bus.describe.withLock { $0 = { ManagementAPI.descriptionJSON($0, runtime: runtime) } }
             let shared = RedisChannels(bus: bus, hub: runtime.channels)
             bus.channelMessage.withLock { $0 = { shared.received($0) } }
+            let logger = env.logger
+            bus.subscriberEvent.withLock { $0 = { await shared.subscriberEvent($0, logger: logger) } }
             bus.periodic.withLock { $0 = { await shared.refresh(policy: config.channelPolicy(for:)) } }
             bus.channelCommand.withLock {
                 $0 = { connection, name, subscribe in

@@ -9,6 +9,7 @@
 // Lua scripts by hand: they are Redis's way of doing several things atomically, no library needed.
 import Foundation
 import GatewayCore
+import Logging
 import PorticoRedis
 
 struct RedisChannels: Sendable {
@@ -61,6 +62,10 @@ struct RedisChannels: Sendable {
         local history = {}
         if ARGV[7] == '1' then history = redis.call('LRANGE', KEYS[2], 0, -1) end
         return {epoch, offset, now, history}
+        """
+
+    static let catchUpScript = """
+        return {redis.call('HGET', KEYS[1], 'epoch') or '', redis.call('LRANGE', KEYS[2], 0, -1)}
         """
 
     static let leaveScript = """
@@ -134,20 +139,65 @@ struct RedisChannels: Sendable {
             throw GatewayError(.internalError, "unexpected answer from the subscribe script: \(answer)")
         }
         let position = ChannelHub.Position(offset: UInt64(offset), epoch: epoch)
-        let oldest = now - Self.millis(policy.historyTTL.duration)
-        let history = entries.compactMap { entry -> ChannelHub.Publication? in
-            guard let text = entry.string else { return nil }
-            let parts = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let offset = UInt64(parts[0]), let at = Int(parts[1]), at >= oldest else {
-                return nil
-            }
-            return ChannelHub.Publication(offset: offset, data: String(parts[2]), at: .now)
-        }
+        let history = Self.publications(entries, notBefore: now - Self.millis(policy.historyTTL.duration))
         let subscription = ChannelHub.Subscription(
             position: position, recovery: ChannelHub.recovery(since: since, position: position, history: history))
         hub.completeSubscription(
             connection.id, to: name, reply: reply(subscription), epoch: epoch, upTo: UInt64(offset))
         return subscription
+    }
+
+    /// History entries ("offset\nmillis\ndata") as publications, leaving out those older than `notBefore`
+    /// (Redis time in milliseconds).
+    static func publications(_ entries: [RESPValue], notBefore: Int) -> [ChannelHub.Publication] {
+        entries.compactMap { entry -> ChannelHub.Publication? in
+            guard let text = entry.string else { return nil }
+            let parts = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, let offset = UInt64(parts[0]), let at = Int(parts[1]), at >= notBefore else {
+                return nil
+            }
+            return ChannelHub.Publication(offset: offset, data: String(parts[2]), at: .now)
+        }
+    }
+
+    /// The bus's subscriber connection dropped, or is back. While it is away, relays are kept back; once
+    /// it is back, every channel with subscribers here is caught up from its history, then what was kept
+    /// back is delivered (ChannelHub+Relay.swift).
+    func subscriberEvent(_ event: RedisSubscriberEvent, logger: Logger) async {
+        switch event {
+        case .disconnected:
+            hub.holdRelays()
+        case .reconnected:
+            var relayed = 0
+            var failed: [String] = []
+            for name in hub.channelNames() {
+                do {
+                    let reply = try await bus.commands().evalCached(
+                        script: Self.catchUpScript, keys: [Self.metaKey(name), Self.historyKey(name)])
+                    guard let fields = reply.array, fields.count == 2, let epoch = fields[0].string, !epoch.isEmpty,
+                        let entries = fields[1].array
+                    else { continue }
+                    let publications = Self.publications(entries, notBefore: 0)
+                    hub.catchUp(
+                        name, epoch: epoch,
+                        publications: publications.map {
+                            ($0.offset, ChannelMessages.publication($0, channel: name, epoch: epoch))
+                        })
+                    relayed += publications.count
+                } catch {
+                    failed.append(name)
+                }
+            }
+            hub.releaseRelays()
+            logger.notice(
+                "channels caught up from history after the bus's subscriber reconnected",
+                metadata: [
+                    "channels": "\(hub.channelNames().count)", "historyEntries": "\(relayed)",
+                    "failed": "\(failed.joined(separator: ","))",
+                ])
+        case .reconnectFailed:
+            break
+        }
     }
 
     /// Takes `member` out of `name`'s presence, with a leave event for the others.

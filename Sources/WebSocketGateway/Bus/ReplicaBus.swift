@@ -25,6 +25,9 @@ final class ReplicaBus: Service, Sendable {
     let describe = Mutex<(@Sendable (ClientConnection) -> String)?>(nil)
     /// Receives what is published on `RedisChannels.busChannel` (set by the gateway).
     let channelMessage = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Told when the subscriber connection drops and when it is back (set by the gateway: channel
+    /// catch-up from history).
+    let subscriberEvent = Mutex<(@Sendable (RedisSubscriberEvent) async -> Void)?>(nil)
     /// Subscribes (`true`) or unsubscribes a local connection on a service's behalf (set by the gateway).
     let channelCommand = Mutex<(@Sendable (ClientConnection, String, Bool) async -> Void)?>(nil)
 
@@ -90,6 +93,20 @@ final class ReplicaBus: Service, Sendable {
                     } else {
                         self.execute(message.string)
                     }
+                }
+            }
+            group.addTask {
+                for await event in subscriber.events {
+                    switch event {
+                    case .disconnected:
+                        self.logger.warning("the replica bus's subscriber connection to Redis dropped")
+                    case .reconnected(let attempts):
+                        self.logger.notice(
+                            "the replica bus's subscriber is connected again", metadata: ["attempts": "\(attempts)"])
+                    case .reconnectFailed:
+                        break
+                    }
+                    await self.subscriberEvent.withLock({ $0 })?(event)
                 }
             }
             group.addTask {

@@ -5,6 +5,12 @@
 // publications), then what was kept back minus what the answer already covered. So the subscriber
 // sees every publication once, in offset order, whichever of Redis's answer and its pub/sub message
 // comes first.
+//
+// When the bus's subscriber connection drops, publications made until it is back never reach this
+// replica through pub/sub. From the drop on, relayed messages are kept back (`holdRelays`); once the
+// subscriber is back, each channel's history is relayed (`catchUp`; what a subscriber already has is
+// dropped by offset), then what was kept back (`releaseRelays`): so subscribers get the missed
+// publications in order, as far as the history reaches. Presence events of the gap are not replayed.
 import GatewayCore
 
 extension ChannelHub.Relayed {
@@ -62,41 +68,86 @@ extension ChannelHub {
         state.withLock { state in state.channels.compactMap { $0.value.members.isEmpty ? nil : $0.key } }
     }
 
+    /// At most this many relayed messages are kept back while the bus catches up; past it, they are
+    /// delivered at once (the catch-up then only fills what history still adds).
+    static let maxHeld = 100_000
+
+    /// Keeps back what the bus relays from now on, until `releaseRelays` (the bus's subscriber dropped).
+    func holdRelays() {
+        state.withLock { state in
+            if state.held == nil { state.held = [] }
+        }
+    }
+
+    /// Relays `publications` of `name` (its history, oldest first) to the subscribers that miss them.
+    func catchUp(_ name: String, epoch: String, publications: [(offset: UInt64, message: OutboundMessage)]) {
+        state.withLock { state in
+            for publication in publications {
+                Self.relay(
+                    .publication(offset: publication.offset, epoch: epoch, message: publication.message), to: name,
+                    except: nil, in: &state)
+            }
+        }
+    }
+
+    /// Delivers what was kept back since `holdRelays`, in order, and relays live again.
+    func releaseRelays() {
+        state.withLock { state in
+            guard let held = state.held else { return }
+            state.held = nil
+            for entry in held { Self.relay(entry.item, to: entry.channel, except: entry.except, in: &state) }
+        }
+    }
+
     /// A publication or presence event from the bus, for this replica's subscribers of `name` other than
     /// `exceptID` (the subject of a join or leave event does not get its own event).
     func relay(_ item: Relayed, to name: String, except exceptID: String? = nil) {
         state.withLock { state in
-            // Taken out while changed, so changing its members does not copy them.
-            guard var channel = state.channels.removeValue(forKey: name) else { return }
-            var overflowing: [ClientConnection] = []
-            var batch: OutboundBatch? = OutboundBatch()
-            var index = channel.members.values.startIndex
-            while index != channel.members.values.endIndex {
-                defer { index = channel.members.values.index(after: index) }
-                // Fields read one by one: a copy of the member would make appending copy its pending list.
-                let connection = channel.members.values[index].connection
-                if connection.id == exceptID { continue }
-                if let held = channel.members.values[index].pending?.count {
-                    if held >= Self.maxPending {
-                        overflowing.append(connection)
-                    } else {
-                        channel.members.values[index].pending?.append(item)
-                    }
+            if let count = state.held?.count, state.channels[name] != nil {
+                // Appended in place (a local copy of the list would make each append copy it).
+                if count < Self.maxHeld {
+                    state.held?.append((item, name, exceptID))
+                    return
+                }
+                let held = state.held ?? []
+                state.held = nil
+                for entry in held { Self.relay(entry.item, to: entry.channel, except: entry.except, in: &state) }
+            }
+            Self.relay(item, to: name, except: exceptID, in: &state)
+        }
+    }
+
+    private static func relay(_ item: Relayed, to name: String, except exceptID: String?, in state: inout State) {
+        // Taken out while changed, so changing its members does not copy them.
+        guard var channel = state.channels.removeValue(forKey: name) else { return }
+        var overflowing: [ClientConnection] = []
+        var batch: OutboundBatch? = OutboundBatch()
+        var index = channel.members.values.startIndex
+        while index != channel.members.values.endIndex {
+            defer { index = channel.members.values.index(after: index) }
+            // Fields read one by one: a copy of the member would make appending copy its pending list.
+            let connection = channel.members.values[index].connection
+            if connection.id == exceptID { continue }
+            if let held = channel.members.values[index].pending?.count {
+                if held >= Self.maxPending {
+                    overflowing.append(connection)
+                } else {
+                    channel.members.values[index].pending?.append(item)
+                }
+                continue
+            }
+            if case .publication(let offset, let epoch, _) = item {
+                if let last = channel.members.values[index].delivered, last.epoch == epoch, offset <= last.offset {
                     continue
                 }
-                if case .publication(let offset, let epoch, _) = item {
-                    if let last = channel.members.values[index].delivered, last.epoch == epoch, offset <= last.offset {
-                        continue
-                    }
-                    channel.members.values[index].delivered = (epoch, offset)
-                }
-                _ = connection.send(item.message, batch: &batch)
+                channel.members.values[index].delivered = (epoch, offset)
             }
-            batch?.submit()
-            state.channels[name] = channel
-            for connection in overflowing {
-                connection.close(code: 1008, reason: "slow consumer", drain: false)
-            }
+            _ = connection.send(item.message, batch: &batch)
+        }
+        batch?.submit()
+        state.channels[name] = channel
+        for connection in overflowing {
+            connection.close(code: 1008, reason: "slow consumer", drain: false)
         }
     }
 }

@@ -96,6 +96,9 @@ final class ChannelHub: Sendable {
         var channels: [String: Channel] = [:]
         /// The channels each connection is subscribed to (for its disconnect).
         var byConnection: [String: Set<String>] = [:]
+        /// While the bus's subscriber is away and until the channels have caught up from history:
+        /// what the bus relays, kept back in arrival order (ChannelHub+Relay.swift).
+        var held: [(item: Relayed, channel: String, except: String?)]?
     }
 
     let state = Mutex(State())

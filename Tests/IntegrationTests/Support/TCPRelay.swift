@@ -32,6 +32,11 @@ final class TCPRelay: Sendable {
 
     private let listener: any Channel
     private let target: Target
+    /// The client side of every relayed connection that is open.
+    private final class OpenConnections: Sendable {
+        let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    }
+    private let open = OpenConnections()
 
     /// The relay's own port on 127.0.0.1.
     let port: Int
@@ -40,6 +45,7 @@ final class TCPRelay: Sendable {
     init(targetPort: Int?) async throws {
         let target = Target(targetPort)
         self.target = target
+        let open = self.open
         listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
@@ -47,6 +53,9 @@ final class TCPRelay: Sendable {
                 guard let port = target.port.withLock({ $0 }) else {
                     return client.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
                 }
+                let id = ObjectIdentifier(client)
+                open.channels.withLock { $0[id] = client }
+                client.closeFuture.whenComplete { _ in _ = open.channels.withLock { $0.removeValue(forKey: id) } }
                 return ClientBootstrap(group: client.eventLoop)
                     .channelInitializer { upstream in upstream.pipeline.addHandler(Pipe(partner: client)) }
                     .connect(host: "127.0.0.1", port: port)
@@ -59,6 +68,11 @@ final class TCPRelay: Sendable {
 
     /// Where new connections go from now on (`nil`: nowhere). Open connections keep their server.
     func relay(to targetPort: Int?) { target.port.withLock { $0 = targetPort } }
+
+    /// Closes every relayed connection that is open (both sides), as a network failure would.
+    func dropConnections() async {
+        for channel in open.channels.withLock({ Array($0.values) }) { try? await channel.close() }
+    }
 
     func close() async throws { try await listener.close() }
 }

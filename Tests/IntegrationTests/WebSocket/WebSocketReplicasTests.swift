@@ -75,6 +75,59 @@ struct WebSocketReplicasTests {
         }
     }
 
+    /// A replica whose subscriber connection to Redis drops misses the publications made meanwhile on pub/sub;
+    /// once it is back, its subscribers get them from the channel's history, in order, each once.
+    @Test func aReplicaCatchesUpFromHistoryAfterItsBusConnectionDrops() async throws {
+        let redis = try await TestRedis.start()
+        defer { redis.stop() }
+        let relay = try await TCPRelay(targetPort: redis.port)
+        let demo = try await DemoServicesProcess.start()
+        let yaml = { (url: String) in
+            WebSocketChannelsTests.channels(
+                WebSocketGatewayTests.websocketKeys("    bus: \(url)\n")(TestConfig.yaml(demo: demo)))
+        }
+        var gateways: [GatewayProcess] = []
+        defer {
+            Task { [gateways] in
+                for gateway in gateways { await gateway.stop() }; await demo.stop()
+            }
+        }
+        let first = try await GatewayProcess.start("websocket", configYAML: yaml(redis.url))
+        gateways.append(first)
+        // The second replica reaches Redis through the relay only.
+        let second = try await GatewayProcess.start("websocket", configYAML: yaml("redis://127.0.0.1:\(relay.port)"))
+        gateways.append(second)
+
+        let bob = try await TestWebSocketClient.open("ws://127.0.0.1:\(second.port)/ws")
+        bob.send(#"{"action":"$subscribe","channel":"room:gap"}"#)
+        #expect(try await bob.next()["type"] as? String == "subscribed")
+        _ = try await WebSocketChannelsTests.publish(first, "room:gap", #"{"n":1}"#)
+        #expect(try await bob.next()["offset"] as? Int == 1)
+
+        // The network between the second replica and Redis fails; two publications while it is down.
+        relay.relay(to: nil)
+        await relay.dropConnections()
+        try await second.process.waitForLine(timeout: .seconds(20)) {
+            $0.contains("subscriber connection to Redis dropped")
+        }
+        for n in 2...3 {
+            #expect(try await WebSocketChannelsTests.publish(first, "room:gap", #"{"n":\#(n)}"#)["offset"] as? Int == n)
+        }
+        relay.relay(to: redis.port)
+        _ = try await second.process.waitForLine(timeout: .seconds(20)) {
+            $0.contains("channels caught up from history")
+        }
+        _ = try await WebSocketChannelsTests.publish(first, "room:gap", #"{"n":4}"#)
+
+        var seen: [Int] = []
+        for _ in 2...4 {
+            let message = try await bob.next()
+            seen.append(message["offset"] as? Int ?? -1)
+            #expect(((message["data"] as? [String: Any])?["n"] as? Int) == message["offset"] as? Int)
+        }
+        #expect(seen == [2, 3, 4])
+    }
+
     @Test func channelsSpanReplicas() async throws {
         try await Self.withReplicas(channels: true) { first, second, redis, demo in
             let alice = try await TestWebSocketClient.open("ws://127.0.0.1:\(first.port)/ws")
