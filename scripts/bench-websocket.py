@@ -242,14 +242,15 @@ def run_echo(stack, args, name, duration, measure):
     return result
 
 
-def run_idle(stack, args, name):
-    """A fresh proxy, a short echo run to initialise what is lazy, then N idle connections."""
+def run_idle(stack, args, name, offer_deflate=False):
+    """A fresh proxy, a short echo run to initialise what is lazy, then N idle connections (offering
+    permessage-deflate, as browsers do, with `offer_deflate`)."""
     stack.restart(name)
     run_echo(stack, args, name, 1, measure=False)
     time.sleep(1)
     before = rss_kb(stack.pids(name))
     bench = Bench(stack.bench, ["idle", *client_args(args, stack.url(name)), "--connections", str(args.idle),
-                                "--hold", str(args.hold)])
+                                "--hold", str(args.hold), *(["--offer-deflate"] if offer_deflate else [])])
     opened = bench.next(timeout=300)
     time.sleep(min(3, args.hold / 2))  # let the last handshakes' buffers settle
     after = rss_kb(stack.pids(name))
@@ -385,10 +386,11 @@ def main():
                       + (f"  mismatches {r['mismatches']}" if r["mismatches"] else "")
                       + (f"  failed {r['failed']}" if r["failed"] else ""), flush=True)
         print(f"idle: {args.idle} connections held {args.hold:g} s")
-        for name in ("gateway", "nginx"):
-            r = run_idle(stack, args, name)
-            idle[name] = r
-            print(f"  {name:8} opened {r['connections']}/{args.idle} in {r['connect_seconds']} s, "
+        for key, name, deflate in (("gateway", "gateway", False), ("gateway-deflate", "gateway", True),
+                                   ("nginx", "nginx", False)):
+            r = run_idle(stack, args, name, offer_deflate=deflate)
+            idle[key] = r
+            print(f"  {key:15} opened {r['connections']}/{args.idle} in {r['connect_seconds']} s, "
                   f"{r['still_open_after_hold']} still open after the hold; RSS {r['rss_before_kb'] / 1024:.1f} → "
                   f"{r['rss_after_kb'] / 1024:.1f} MiB: {fmt(r['kb_per_connection'])} KiB per connection"
                   + (f"; dropped them {fmt(r['teardown_s'])} s after they closed" if "teardown_s" in r else ""),
@@ -442,7 +444,9 @@ def main():
               "| proxy | opened | still open after the hold | RSS before → with them (MiB) | KiB per connection "
               "| open all (s) |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, label in (("gateway", "websocket-gateway"), ("nginx", "nginx (master + workers)")):
+    for name, label in (("gateway", "websocket-gateway"),
+                        ("gateway-deflate", "websocket-gateway, clients offering permessage-deflate"),
+                        ("nginx", "nginx (master + workers)")):
         r = idle[name]
         lines.append(f"| {label} | {r['connections']} | {r['still_open_after_hold']} "
                      f"| {r['rss_before_kb'] / 1024:.1f} → {r['rss_after_kb'] / 1024:.1f} | {fmt(r['kb_per_connection'])} "
@@ -529,7 +533,10 @@ conditions; they are not capacity figures.
   {args.hold:g} s, answering pings. RSS (`VmRSS` from `/proc/PID/status`; nginx: master and workers)
   is read before and a few seconds after the last connection is open; the difference divided by the
   connections. nginx's figure covers its upstream connection per client too; the backend's memory is
-  not counted for either.
+  not counted for either. The gateway is measured twice: with clients that offer no extension, and
+  with clients that offer `permessage-deflate; client_max_window_bits` as browsers do (the gateway
+  accepts it by default; an idle client sends no data frame, so the load generator needs no
+  inflater).
 - **Broadcast**: a fresh websocket-gateway; `portico-bench broadcast` subscribes
   {args.subscribers} connections to `{CHANNEL}` (`$subscribe`, waiting for every `subscribed`), then
   publishes {args.publications} times, one at a time every {args.interval:g} s, through

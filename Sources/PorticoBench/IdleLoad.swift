@@ -14,18 +14,21 @@ struct IdleCommand: ParsableCommand {
     @OptionGroup var client: ClientOptions
     @Option(help: "Connections to open.") var connections = 10_000
     @Option(help: "Seconds to hold them once all are open.") var hold = 10.0
+    @Flag(help: "Offer permessage-deflate, as browsers do (idle connections never send a data frame).")
+    var offerDeflate = false
 
     func run() throws {
         let target = try URLTarget(url: client.url, scheme: "ws")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: client.threads)
         defer { try? group.syncShutdownGracefully() }
         let timeout = TimeAmount.seconds(Int64(client.connectTimeout))
+        let headers = offerDeflate ? [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")] : []
         let started = monotonicNanoseconds()
         let opened = openMany(
             count: connections, concurrency: client.connectConcurrency, group: group,
             progressEvery: max(1, connections / 5)
         ) { loop in
-            openWebSocket(on: loop, target: target, timeout: timeout) { IdleClientHandler() }
+            openWebSocket(on: loop, target: target, timeout: timeout, headers: headers) { IdleClientHandler() }
         }
         for (error, count) in opened.failures { log("\(count) connections failed: \(error)") }
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
@@ -37,7 +40,8 @@ struct IdleCommand: ParsableCommand {
         let stillOpen = opened.channels.filter { $0.isActive }.count
         closeAll(opened.channels)
         emit([
-            "mode": "idle", "url": client.url, "requested": connections, "connections": opened.channels.count,
+            "mode": "idle", "url": client.url, "offered_deflate": offerDeflate, "requested": connections,
+            "connections": opened.channels.count,
             "failed": opened.failureCount, "still_open_after_hold": stillOpen, "hold_s": hold,
             "connect_seconds": (seconds * 100).rounded() / 100,
         ])

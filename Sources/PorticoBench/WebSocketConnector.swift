@@ -44,9 +44,10 @@ enum BenchError: Error, CustomStringConvertible {
 }
 
 /// Opens one WebSocket connection on `loop`. The future succeeds once the upgrade is done and the handler
-/// from `makeHandler` (created on the loop) is in the pipeline, after a frame aggregator.
+/// from `makeHandler` (created on the loop) is in the pipeline, after a frame aggregator. `headers` go
+/// with the upgrade request.
 func openWebSocket(
-    on loop: any EventLoop, target: URLTarget, timeout: TimeAmount,
+    on loop: any EventLoop, target: URLTarget, timeout: TimeAmount, headers: [(String, String)] = [],
     makeHandler: @escaping @Sendable () -> any ChannelHandler
 ) -> EventLoopFuture<any Channel> {
     let upgraded = loop.makePromise(of: Void.self)
@@ -81,6 +82,7 @@ func openWebSocket(
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.path)
         head.headers.add(name: "Host", value: "\(target.host):\(target.port)")
         head.headers.add(name: "Content-Length", value: "0")
+        head.headers.add(contentsOf: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let timer = loop.scheduleTask(in: timeout) {

@@ -92,32 +92,14 @@ public enum WebSocketGateway {
             ).response
         }
 
-        // permessage-deflate when the client offers it; an inflated frame larger than a message may be
-        // closes the connection (1009) before it is held in memory.
-        let compression = config.compression
-        let extensions: [WebSocketExtensionFactory] =
-            compression.enabled
-            ? [
-                BoundedDeflateBuilder.factory(
-                    noContextTakeover: compression.noContextTakeover,
-                    maxInflated: max(config.maxMessageSize.bytes, 125),
-                    minSize: compression.minSize.bytes)
-            ] : []
-        let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: max(config.maxMessageSize.bytes, 125),
-            extensions: extensions,
-            autoPing: config.pingInterval.duration > .zero
-                ? .enabled(timePeriod: config.pingInterval.duration) : .disabled,
-            closeTimeout: WebSocketRuntime.closeTimeout,
-            // Checks close reasons (RFC 6455 §7.1.6); messages are checked by MessageAssembler, which
-            // reads frames, so this flag touches nothing else.
-            validateUTF8: true)
         let upgradeResponder = upgradeRouter.buildResponder()
         let app = Application(
             router: router,
             server: HTTPServerBuilder { responder in
                 WebSocketListenerChannel(
-                    responder: responder, upgradeResponder: upgradeResponder, configuration: webSocket, runtime: runtime
+                    responder: responder, upgradeResponder: upgradeResponder,
+                    maxFrameSize: max(config.maxMessageSize.bytes, 125),
+                    runtime: runtime
                 )
             },
             configuration: env.applicationConfiguration,

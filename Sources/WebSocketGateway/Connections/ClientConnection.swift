@@ -2,14 +2,12 @@
 // outbound queue bounded in messages and bytes that never blocks the sender (a full queue closes the
 // connection with 1008), its message-rate bucket, and the close request that ends it.
 //
-// Messages reach the socket one of two ways. Without compression (connections served by
-// DirectConnectionHandler) they are written straight onto the channel's event loop (`writesDirectly`):
-// one hop, no task to wake, so a broadcast to thousands costs little more than their `writev`s; the byte
-// bound then applies to what the socket has not taken yet (NIO's buffered bytes), and a close request is
-// handed to the handler (`onClose`), which writes the close frame after what was written before it.
-// With permessage-deflate they go through the connection's writer task, which hands them to
-// hummingbird-websocket to compress. Either way a connection's messages keep their order: a connection
-// uses one way for its whole life.
+// Messages are written straight onto the channel's event loop (`writesDirectly`, for connections served
+// by DirectConnectionHandler, which compresses them when permessage-deflate was agreed): one hop, no
+// task to wake, so a broadcast to thousands costs little more than their `writev`s; the byte bound then
+// applies to what the socket has not taken yet (NIO's buffered bytes), and a close request is handed to
+// the handler (`onClose`), which writes the close frame after what was written before it. A connection
+// without a channel (the unit tests') queues its messages on `outbound` instead, in the same order.
 import Foundation
 import GatewayCore
 import NIOCore
@@ -53,7 +51,7 @@ final class ClientConnection: Sendable {
     let openedAt = ContinuousClock.now
     /// The socket, closed by the sweeper when a close handshake does not finish in time.
     let channel: (any Channel)?
-    /// The writer task's queue (nil when the connection writes directly).
+    /// The queue of a connection without a channel (nil when the connection writes directly).
     let outbound: AsyncStream<OutboundMessage>?
     private let continuation: AsyncStream<OutboundMessage>.Continuation?
     private let state: Mutex<State>
@@ -61,7 +59,7 @@ final class ClientConnection: Sendable {
     private let rate: WebSocketMessageRateConfig?
     /// Whether messages are written straight onto the channel's event loop (see the header).
     let writesDirectly: Bool
-    /// Told the size of each message written directly (the writer task counts its own).
+    /// Told the size of each message written directly.
     private let onWritten: (@Sendable (Int) -> Void)?
     /// Told when a direct write finds the socket too far behind (a queue overflow is the sender's to count).
     private let onSlowConsumer: (@Sendable () -> Void)?

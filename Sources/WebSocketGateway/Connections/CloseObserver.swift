@@ -1,6 +1,6 @@
 // Learns how a connection ended: the first close frame seen in either direction (code and reason, and who
-// sent it), or a frame-level protocol error. hummingbird-websocket answers close frames itself and does
-// not hand them to the handler, so a small channel handler watches them go by for `$disconnect`.
+// sent it), or a frame-level protocol error, which NIO's frame decoder answers itself: a small channel
+// handler right after the decoder watches them go by for `$disconnect`.
 import NIOCore
 import NIOWebSocket
 import Synchronization
@@ -49,15 +49,8 @@ final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
         self.record = record
     }
 
-    /// Adds an observer right after the frame decoder (and its protocol error handler) of `channel`,
-    /// unless `CloseFrameObserverInstaller` already did.
-    static func install(on channel: any Channel, record: CloseRecord) async {
-        try? await channel.eventLoop.submit {
-            try install(on: channel.pipeline.syncOperations, record: record)
-        }.get()
-    }
-
-    /// The same, on the event loop; false when the pipeline has no frame decoder yet.
+    /// Adds an observer right after the frame decoder (and its protocol error handler) of the pipeline
+    /// (on the event loop, right after the 101); false when the pipeline has no frame decoder yet.
     @discardableResult
     static func install(on operations: ChannelPipeline.SynchronousOperations, record: CloseRecord) throws -> Bool {
         if (try? operations.handler(type: CloseFrameObserver.self)) != nil { return true }
@@ -121,26 +114,5 @@ final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         context.fireErrorCaught(error)
-    }
-}
-
-/// Put into the HTTP/1 pipeline by the handshake, so the frame check is in place before the first frame:
-/// on the first read after the upgrade (NIO's frame decoder is then in the pipeline, after this handler)
-/// it adds a `CloseFrameObserver` after the decoder, passes the bytes on, and removes itself. Installing
-/// the observer from the connection's task instead left a few milliseconds after the 101 in which
-/// frames went by unchecked.
-final class CloseFrameObserverInstaller: ChannelInboundHandler, RemovableChannelHandler {
-    /// Never unwrapped: whatever is read is passed on as it is.
-    typealias InboundIn = ByteBuffer
-
-    private let record: CloseRecord
-
-    init(record: CloseRecord) { self.record = record }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let operations = context.pipeline.syncOperations
-        let installed = (try? CloseFrameObserver.install(on: operations, record: record)) ?? false
-        context.fireChannelRead(data)
-        if installed { operations.removeHandler(context: context, promise: nil) }
     }
 }

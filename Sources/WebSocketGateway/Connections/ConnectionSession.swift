@@ -1,49 +1,14 @@
-// The life of an upgraded connection with permessage-deflate (hummingbird-websocket compresses, in a
-// task): register it, read and reassemble messages (handled concurrently, at most a few at a time, within
-// the connection's message rate), write queued messages from a single writer task, then end it
-// (`connectionEnded`: `$disconnect` once, unregister, the access-log line), as DirectConnectionHandler
-// does for connections without an extension. Idle, lifetime and close timeouts are enforced by one
-// ConnectionSweeper for all connections.
+// The end of an upgraded connection, and what both of its ends share: how a complete message is
+// admitted (counted, checked against the message rate), `$disconnect` once with how it closed,
+// unregistering and the access-log line. Connections are served by DirectConnectionHandler; idle,
+// lifetime and close timeouts are enforced by one ConnectionSweeper for all connections.
 import Foundation
 import GatewayCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
 
 extension WebSocketRuntime {
-    func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        context: WebSocketGatewayContext
-    ) async {
-        guard let accepted = context.handshake.accepted else {
-            try? await outbound.close(.unexpectedServerError, reason: "handshake state missing")
-            return
-        }
-        let channel = context.channel
-        let closeRecord = context.closeRecord
-        // Usually in place already (CloseFrameObserverInstaller); not when no byte came after the 101.
-        await CloseFrameObserver.install(on: channel, record: closeRecord)
-        let queue = config.outboundQueue
-        let metrics = self.metrics
-        let connection = ClientConnection(
-            accepted: accepted, queueCapacity: queue.maxMessages, maxQueuedBytes: queue.maxBytes.bytes,
-            rate: config.messageRate, channel: channel)
-        let started = ContinuousClock.now
-        metrics.connectionOpened()
-        if !registry.add(connection) {
-            connection.close(code: 1001, reason: "server shutting down", drain: false)
-        }
-        await bus?.register(connection)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.runWriter(connection, outbound: outbound) }
-            await self.runReader(connection, inbound: inbound)
-            connection.finishOutbound()
-            group.cancelAll()
-        }
-        await connectionEnded(connection, record: closeRecord, started: started)
-    }
-
     /// The end of a connection, after its last message was handled: it leaves its channels, `$disconnect`
     /// is called with how it closed, it is unregistered, counted and logged.
     func connectionEnded(
@@ -72,41 +37,6 @@ extension WebSocketRuntime {
         }
         if let requested { return ObservedClose(code: requested.code, reason: requested.reason, initiator: .gateway) }
         return .abnormal
-    }
-
-    /// Reads frames until the connection ends, handing each complete message to ``handle(_:on:)``.
-    func runReader(_ connection: ClientConnection, inbound: WebSocketInboundStream) async {
-        var assembler = MessageAssembler(maxSize: maxMessageSize)
-        await withTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            do {
-                for try await frame in inbound {
-                    // Once a close is under way, further data is read (to reach the close reply) but dropped.
-                    if connection.closeRequest != nil { continue }
-                    let kind: MessageAssembler.Kind? =
-                        switch frame.opcode {
-                        case .text: .text
-                        case .binary: .binary
-                        case .continuation: nil
-                        }
-                    guard
-                        let message = admit(
-                            assembler.append(kind: kind, fin: frame.fin, data: frame.data), on: connection)
-                    else { continue }
-                    if inFlight >= Self.maxInFlightPerConnection {
-                        _ = await group.next()
-                        inFlight -= 1
-                    }
-                    inFlight += 1
-                    group.addTask { await self.handle(message, on: connection) }
-                }
-            } catch {
-                logger.debug(
-                    "websocket read ended with an error",
-                    metadata: ["connection_id": "\(connection.id)", "error": "\(error)"])
-            }
-            await group.waitForAll()
-        }
     }
 
     /// What one data frame added to `connection`'s message makes of it: the complete message to handle,
@@ -139,26 +69,6 @@ extension WebSocketRuntime {
         return message
     }
 
-    /// The only task that writes frames: queued messages in order, then the close frame if one was asked for.
-    func runWriter(_ connection: ClientConnection, outbound: WebSocketOutboundWriter) async {
-        for await message in connection.outbound ?? AsyncStream { $0.finish() } {
-            if let request = connection.closeRequest, !request.drain { break }
-            do {
-                switch message {
-                case .text(let text): try await Self.write(text: text, to: outbound)
-                case .binary(let bytes): try await Self.write(binary: bytes, to: outbound)
-                }
-                connection.sentMessage(size: message.size)
-                metrics.bytes(out: message.size)
-            } catch {
-                break
-            }
-        }
-        if let request = connection.closeRequest {
-            try? await outbound.close(WebSocketErrorCode(codeNumber: Int(request.code)), reason: request.reason)
-        }
-    }
-
     /// Answers a message over the connection's `messageRate` with a `rate_limited` error message
     /// (carrying the message's correlation id) instead of handling it.
     func refuseOverRate(_ message: InboundMessage, on connection: ClientConnection) {
@@ -171,36 +81,6 @@ extension WebSocketRuntime {
         deliver(
             ClientMessages.error(error, routeKey: nil, messageID: RequestID.generate(), correlationID: correlationID),
             to: connection, route: "rate_limited")
-    }
-
-    static func write(text: String, to outbound: WebSocketOutboundWriter) async throws {
-        guard text.utf8.count > outboundFragmentSize else {
-            try await outbound.write(.text(text))
-            return
-        }
-        var buffer = ByteBuffer(string: text)
-        try await outbound.withTextMessageWriter { writer in
-            while let slice = buffer.readSlice(length: min(outboundFragmentSize, buffer.readableBytes)),
-                slice.readableBytes > 0
-            {
-                try await writer(slice)
-            }
-        }
-    }
-
-    static func write(binary bytes: [UInt8], to outbound: WebSocketOutboundWriter) async throws {
-        var buffer = ByteBuffer(bytes: bytes)
-        guard bytes.count > outboundFragmentSize else {
-            try await outbound.write(.binary(buffer))
-            return
-        }
-        try await outbound.withBinaryMessageWriter { writer in
-            while let slice = buffer.readSlice(length: min(outboundFragmentSize, buffer.readableBytes)),
-                slice.readableBytes > 0
-            {
-                try await writer(slice)
-            }
-        }
     }
 
     /// Calls the `$disconnect` integration (if configured) with the close code and reason.

@@ -83,8 +83,6 @@ extension WebSocketRuntime {
             }
         }
         context.handshake.set(accepted)
-        // The frame check must see the first frame, which may follow the 101 at once.
-        try await context.channel.pipeline.addHandler(CloseFrameObserverInstaller(record: context.closeRecord))
         return headers
     }
 

@@ -1,5 +1,6 @@
-// An upgraded connection without permessage-deflate, served on its event loop: frames are read here
-// (control frames answered, data frames reassembled by MessageAssembler), each complete message is
+// An upgraded connection, served on its event loop: frames are read here (control frames answered,
+// data frames reassembled by MessageAssembler and, with permessage-deflate, inflated whole by
+// DeflateCodec; messages out are deflated on their way to the socket), each complete message is
 // routed and its integration call made on the same loop (a task only for channel operations and
 // services the loop cannot call directly), and messages to the client are written onto the loop by
 // ClientConnection. An idle connection has no task at all, only this handler, NIO's frame codec
@@ -28,6 +29,12 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     private var connection: ClientConnection?
     private var context: ChannelHandlerContext?
     private var assembler: MessageAssembler
+    /// permessage-deflate, when the handshake agreed on it.
+    private let deflate: DeflateCodec?
+    /// The message being assembled was sent compressed (RSV1 on its first frame), and its kind.
+    private var compressedKind: MessageAssembler.Kind?
+    /// A fragmented message is being sent compressed: its continuation frames are compressed too.
+    private var sendingCompressed = false
     private var closeState = CloseState.open
     /// Messages being handled; reading pauses at `WebSocketRuntime.maxInFlightPerConnection`.
     private var inFlight = 0
@@ -42,23 +49,27 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     /// The payload of the ping that has not been answered yet.
     private var unansweredPing: ByteBuffer?
 
-    private init(runtime: WebSocketRuntime, closeRecord: CloseRecord) {
+    private init(runtime: WebSocketRuntime, closeRecord: CloseRecord, deflate: DeflateAgreement?) {
         self.runtime = runtime
         self.closeRecord = closeRecord
         self.assembler = MessageAssembler(maxSize: runtime.maxMessageSize)
+        self.deflate = deflate.map {
+            DeflateCodec(
+                agreement: $0, minSize: runtime.config.compression.minSize.bytes, maxInflated: runtime.maxMessageSize)
+        }
     }
 
     /// Puts the frame check and the handler behind NIO's frame codec of `channel` (on its event loop, right
     /// after the 101) and registers the connection.
     static func install(
-        on channel: any Channel, context: WebSocketGatewayContext, runtime: WebSocketRuntime
+        on channel: any Channel, context: WebSocketGatewayContext, deflate: DeflateAgreement?, runtime: WebSocketRuntime
     ) throws {
         guard let accepted = context.handshake.accepted else {
             throw ChannelError.inappropriateOperationForState
         }
         let sync = channel.pipeline.syncOperations
         try CloseFrameObserver.install(on: sync, record: context.closeRecord)
-        let handler = DirectConnectionHandler(runtime: runtime, closeRecord: context.closeRecord)
+        let handler = DirectConnectionHandler(runtime: runtime, closeRecord: context.closeRecord, deflate: deflate)
         try sync.addHandler(handler)
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let metrics = runtime.metrics
@@ -114,8 +125,13 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             if let ping = unansweredPing, frame.unmaskedData == ping { unansweredPing = nil }
         case .text, .binary, .continuation:
             guard closeState == .open, let connection, connection.closeRequest == nil else { return }
-            guard frame.reservedBits.isEmpty else {
-                connection.close(code: 1002, reason: "reserved bits set without an extension", drain: false)
+            var bits = frame.reservedBits
+            if deflate != nil, frame.opcode != .continuation { bits.remove(.rsv1) }
+            guard bits.isEmpty else {
+                let reason =
+                    deflate == nil || !frame.rsv1
+                    ? "reserved bits set without an extension" : "RSV1 on a continuation frame"
+                connection.close(code: 1002, reason: reason, drain: false)
                 return
             }
             received(frame, on: connection)
@@ -133,10 +149,19 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             default: nil
             }
         let runtime = self.runtime
-        guard
-            let message = runtime.admit(
-                assembler.append(kind: kind, fin: frame.fin, data: frame.unmaskedData), on: connection)
-        else { return }
+        var event: MessageAssembler.Event
+        if frame.rsv1, let kind {
+            // Compressed: assembled as bytes (UTF-8 is checked once inflated).
+            compressedKind = kind
+            event = assembler.append(kind: .binary, fin: frame.fin, data: frame.unmaskedData)
+        } else {
+            event = assembler.append(kind: kind, fin: frame.fin, data: frame.unmaskedData)
+        }
+        if let compressed = compressedKind, event != .incomplete {
+            compressedKind = nil
+            if case .binary(let data) = event { event = inflated(data, kind: compressed) }
+        }
+        guard let message = runtime.admit(event, on: connection) else { return }
         guard let loop = context?.eventLoop else { return }
         switch runtime.handleOnLoop(message, on: connection, loop: loop) {
         case .completed:
@@ -151,6 +176,21 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
                 await work()
                 loop.execute { bound.value.messageHandled() }
             }
+        }
+    }
+
+    /// A compressed message, inflated: the event MessageAssembler would give for it uncompressed.
+    private func inflated(_ data: ByteBuffer, kind: MessageAssembler.Kind) -> MessageAssembler.Event {
+        guard let deflate, let allocator = context?.channel.allocator else { return .protocolError }
+        do {
+            let message = try deflate.inflate(data, allocator: allocator)
+            guard kind == .text else { return .binary(message) }
+            guard let text = String(validating: message.readableBytesView, as: UTF8.self) else { return .invalidUTF8 }
+            return .text(text)
+        } catch .tooLarge {
+            return .tooLarge
+        } catch {
+            return .protocolError
         }
     }
 
@@ -184,15 +224,36 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
 
     /// Direct writes (ClientConnection) pass here; a data frame after the close frame is dropped
     /// (RFC 6455 §5.5.1): a message accepted just before a draining close can reach the loop after it.
+    /// With permessage-deflate, messages go out compressed (DeflateCodec decides on the first frame; the
+    /// frames of one message are written one after the other).
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if closeState != .open {
-            switch unwrapOutboundIn(data).opcode {
-            case .text, .binary, .continuation:
+        var frame = unwrapOutboundIn(data)
+        switch frame.opcode {
+        case .text, .binary, .continuation:
+            guard closeState == .open else {
                 promise?.fail(ChannelError.outputClosed)
                 return
-            default:
-                break
             }
+            guard let deflate else { break }
+            let first = frame.opcode != .continuation
+            if first {
+                sendingCompressed = deflate.compresses(firstFrameSize: frame.data.readableBytes, fin: frame.fin)
+            }
+            guard sendingCompressed else { break }
+            do {
+                frame.data = try deflate.deflateFrame(frame.data, fin: frame.fin, allocator: context.channel.allocator)
+            } catch {
+                sendingCompressed = false
+                promise?.fail(error)
+                connection?.close(code: 1011, reason: "compressing a message failed", drain: false)
+                return
+            }
+            frame.rsv1 = first
+            if frame.fin { sendingCompressed = false }
+            context.write(wrapOutboundOut(frame), promise: promise)
+            return
+        default:
+            break
         }
         context.write(data, promise: promise)
     }

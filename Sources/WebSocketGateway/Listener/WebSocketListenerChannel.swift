@@ -1,13 +1,13 @@
 // The WebSocket listener's connections: HTTP/1.1 with a WebSocket upgrade, like hummingbird-websocket's
 // `HTTP1WebSocketUpgradeChannel` (whose structure this follows), with one difference that is the reason
-// this file exists: an upgraded connection that negotiated no extension is served on its event loop by
-// `DirectConnectionHandler`, with no task and no NIOAsyncChannel while it is idle. A connection with
-// permessage-deflate goes through hummingbird-websocket's WebSocket handler as before (its compression
-// runs in a task). Plain HTTP requests (the management API, the SDK, the demo page) are answered by the
-// Hummingbird router as in any Hummingbird server.
+// this file exists: an upgraded connection is served on its event loop by `DirectConnectionHandler`,
+// with no task and no NIOAsyncChannel while it is idle, with or without permessage-deflate (negotiated
+// here, before the 101: PerMessageDeflate.swift). Plain HTTP requests (the management API, the SDK,
+// the demo page) are answered by the Hummingbird router as in any Hummingbird server.
 //
-// Per idle connection, the task-based path kept about a dozen suspended tasks (Hummingbird's connection
-// task, the WebSocket handler's group, reader, pinger, writer…): ~40 KiB each; see docs/benchmarks.md.
+// Per idle connection, hummingbird-websocket's task-based handler kept about a dozen suspended tasks
+// (Hummingbird's connection task, the WebSocket handler's group, reader, pinger, writer…): ~40 KiB
+// each, and with permessage-deflate both zlib streams besides; see docs/benchmarks.md.
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -21,21 +21,18 @@ import NIOWebSocket
 @_spi(WSInternal) import WSCore
 
 struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
-    typealias TaskHandler = @Sendable (NIOAsyncChannel<WebSocketFrame, WebSocketFrame>) async -> Void
-
     enum UpgradeResult: Sendable {
         /// Served by `DirectConnectionHandler` on the event loop; nothing to run.
-        case direct
-        /// permessage-deflate: hummingbird-websocket's handler, in the connection's task.
-        case task(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, TaskHandler)
+        case upgraded
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
     }
 
-    /// What an accepted upgrade request leads to, decided before the 101 is written.
-    private enum Accepted: Sendable {
-        case direct(WebSocketGatewayContext)
-        case task(TaskHandler)
+    /// An accepted upgrade request, decided before the 101 is written.
+    private struct Accepted: Sendable {
+        let context: WebSocketGatewayContext
+        /// permessage-deflate, when the client offered it acceptably and the gateway allows it.
+        let deflate: DeflateAgreement?
     }
 
     struct Value: ServerChildChannelValue {
@@ -45,16 +42,16 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     private let upgradeResponder: RouterResponder<WebSocketGatewayContext>
-    private let configuration: WebSocketServerConfiguration
+    private let maxFrameSize: Int
     private let runtime: WebSocketRuntime
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, upgradeResponder: RouterResponder<WebSocketGatewayContext>,
-        configuration: WebSocketServerConfiguration, runtime: WebSocketRuntime
+        maxFrameSize: Int, runtime: WebSocketRuntime
     ) {
         self.responder = Self.redirectingUpgrades(responder)
         self.upgradeResponder = upgradeResponder
-        self.configuration = configuration
+        self.maxFrameSize = maxFrameSize
         self.runtime = runtime
     }
 
@@ -63,7 +60,7 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
             let attempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let accepted = NIOLoopBoundBox<Accepted?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: configuration.maxFrameSize,
+                maxFrameSize: maxFrameSize,
                 shouldUpgrade: { channel, head in
                     attempted.value = true
                     return self.shouldUpgrade(head, channel: channel, logger: logger).map { result in
@@ -74,18 +71,12 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        switch accepted.value {
-                        case .direct(let context)?:
-                            try DirectConnectionHandler.install(on: channel, context: context, runtime: runtime)
-                            return .direct
-                        case .task(let handler)?:
-                            let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                                wrappingChannelSynchronously: channel,
-                                configuration: .init(isOutboundHalfClosureEnabled: true))
-                            return .task(asyncChannel, handler)
-                        case nil:
+                        guard let accepted = accepted.value else {
                             preconditionFailure("an upgrade ran without an accepted handshake")
                         }
+                        try DirectConnectionHandler.install(
+                            on: channel, context: accepted.context, deflate: accepted.deflate, runtime: runtime)
+                        return .upgraded
                     }
                 })
             let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
@@ -115,10 +106,8 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
     func handle(value: Value, logger: Logger) async {
         do {
             switch try await value.upgradeResult.get() {
-            case .direct:
+            case .upgraded:
                 return
-            case .task(let asyncChannel, let handler):
-                await handler(asyncChannel)
             case .notUpgraded(let http1):
                 await handleHTTP(asyncChannel: http1, logger: logger)
             case .failedUpgrade(let http1):
@@ -138,8 +127,7 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
     ) -> EventLoopFuture<(HTTPFields, Accepted)?> {
         let promise = channel.eventLoop.makePromise(of: (HTTPFields, Accepted)?.self)
         let responder = upgradeResponder
-        let configuration = configuration
-        let runtime = runtime
+        let compression = runtime.config.compression
         promise.completeWithTask {
             let request = Request(
                 head: try HTTPRequest(head, secure: false, splitCookie: false), body: .init(buffer: .init()))
@@ -147,32 +135,16 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
             let response = try await responder.respond(to: request, context: context)
             guard response.status == .ok, context.handshake.accepted != nil else { return nil }
             var headers = response.headers
-            let requested = WebSocketExtensionHTTPParameters.parseHeaders(request.headers)
-            for builder in configuration.extensions {
-                if let header = builder.serverResponseHeader(to: requested) {
-                    headers.append(HTTPField(name: .secWebSocketExtensions, value: header))
-                }
+            var deflate: DeflateAgreement?
+            if compression.enabled,
+                let agreement = DeflateAgreement.negotiate(
+                    DeflateAgreement.offers(in: request.headers),
+                    noContextTakeover: compression.noContextTakeover)
+            {
+                headers.append(HTTPField(name: .secWebSocketExtensions, value: agreement.responseHeader))
+                deflate = agreement
             }
-            let extensions = try configuration.extensions.compactMap { try $0.serverExtension(from: requested) }
-            guard !extensions.isEmpty else { return (headers, .direct(context)) }
-            let handlerConfiguration = WebSocketHandler.Configuration(
-                extensions: extensions, autoPing: configuration.autoPing, closeTimeout: configuration.closeTimeout,
-                validateUTF8: configuration.validateUTF8, maxFrameSize: configuration.maxFrameSize)
-            return (
-                headers,
-                .task { asyncChannel in
-                    do {
-                        _ = try await WebSocketHandler.handle(
-                            type: .server, configuration: handlerConfiguration, asyncChannel: asyncChannel,
-                            context: context
-                        ) { inbound, outbound, context in
-                            await runtime.serve(inbound: inbound, outbound: outbound, context: context)
-                        }
-                    } catch {
-                        logger.debug("websocket handler ended with an error", metadata: ["error": "\(error)"])
-                    }
-                }
-            )
+            return (headers, Accepted(context: context, deflate: deflate))
         }
         return promise.futureResult
     }

@@ -49,11 +49,6 @@ enum LoopDispatch {
 }
 
 extension WebSocketRuntime {
-    /// Handles one message in a task: the connections with permessage-deflate (ConnectionSession).
-    func handle(_ message: InboundMessage, on connection: ClientConnection) async {
-        await run(dispatch(message, on: connection), on: connection)
-    }
-
     /// Handles one message received on `loop`: routed messages to HTTP/1.1 services go through the call
     /// and back to the client without leaving the loop.
     func handleOnLoop(_ message: InboundMessage, on connection: ClientConnection, loop: any EventLoop) -> LoopDispatch {

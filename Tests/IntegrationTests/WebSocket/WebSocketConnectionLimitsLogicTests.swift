@@ -86,28 +86,3 @@ struct WebSocketConnectionLimitsLogicTests {
         #expect(registry.count(subject: "alice") == 0)
     }
 }
-
-@Suite("WebSocket permessage-deflate offers")
-struct DeflateOfferTests {
-    static func offer(_ header: String) -> Bool {
-        var headers = HTTPFields()
-        headers[.secWebSocketExtensions] = header
-        let parsed = WebSocketExtensionHTTPParameters.parseHeaders(headers)
-        return parsed.count == 1 && BoundedDeflateBuilder.acceptable(parsed[0])
-    }
-
-    @Test func declinesWhatRFC7692SaysToDecline() {
-        #expect(Self.offer("permessage-deflate"))
-        #expect(Self.offer("permessage-deflate; client_max_window_bits"))
-        #expect(Self.offer("permessage-deflate; server_max_window_bits=10; client_no_context_takeover"))
-        // Window bits zlib would assert on (the crash the robustness suite found), 8, values where
-        // none belong, unknown parameters.
-        #expect(!Self.offer("permessage-deflate; server_max_window_bits=16"))
-        #expect(!Self.offer("permessage-deflate; client_max_window_bits=20"))
-        #expect(!Self.offer("permessage-deflate; server_max_window_bits=8"))
-        #expect(!Self.offer("permessage-deflate; server_max_window_bits=abc"))
-        #expect(!Self.offer("permessage-deflate; server_max_window_bits"))
-        #expect(!Self.offer("permessage-deflate; server_no_context_takeover=1"))
-        #expect(!Self.offer("permessage-deflate; x_custom"))
-    }
-}
