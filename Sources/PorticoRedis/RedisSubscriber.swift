@@ -55,12 +55,17 @@ public final class RedisSubscriber: Sendable {
     public let messages: AsyncStream<RedisPubSubMessage>
     public let events: AsyncStream<RedisSubscriberEvent>
 
+    /// How many times the connection has dropped so far; counted before `.disconnected` is yielded, so
+    /// whoever handles `.reconnected` can tell whether it dropped again meanwhile.
+    public var disconnections: Int { state.withLockedValue { $0.disconnections } }
+
     private struct State: Sendable {
         var channels: Set<String> = []
         var patterns: Set<String> = []
         var connection: RedisConnection?
         var supervisor: Task<Void, Never>?
         var closed = false
+        var disconnections = 0
     }
 
     private let url: RedisURL
@@ -241,6 +246,7 @@ public final class RedisSubscriber: Sendable {
             if self.isClosed { return }
             self.state.withLockedValue { state in
                 if state.connection === connection { state.connection = nil }
+                state.disconnections += 1
             }
             self.eventSink.yield(.disconnected)
             var delay = self.policy.initialDelay

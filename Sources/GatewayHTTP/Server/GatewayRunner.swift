@@ -95,7 +95,7 @@ public enum GatewayRunner {
             }
             if flag == "--listen" { listener.listen = address } else { listener.admin = address }
         }
-        if let value = options.eventLoops {
+        if let value = options.eventLoops, !value.isEmpty {
             // Like nginx's worker_processes or Envoy's --concurrency. NIO's shared group is created on
             // first use, which comes after this.
             guard let loops = Int(value), (1...1024).contains(loops) else {

@@ -168,6 +168,7 @@ struct RedisChannels: Sendable {
         case .disconnected:
             hub.holdRelays()
         case .reconnected:
+            let drops = bus.subscriberDisconnections
             var relayed = 0
             var failed: [String] = []
             for name in hub.channelNames() {
@@ -187,6 +188,12 @@ struct RedisChannels: Sendable {
                 } catch {
                     failed.append(name)
                 }
+            }
+            // Dropped again while catching up: what is held now includes that outage's later
+            // publications; releasing it would put subscribers past the ones the next catch-up brings.
+            guard bus.subscriberDisconnections == drops else {
+                logger.notice("the bus's subscriber dropped again during the catch-up; holding on")
+                return
             }
             hub.releaseRelays()
             logger.notice(

@@ -25,6 +25,8 @@ final class ReplicaBus: Service, Sendable {
     let describe = Mutex<(@Sendable (ClientConnection) -> String)?>(nil)
     /// Receives what is published on `RedisChannels.busChannel` (set by the gateway).
     let channelMessage = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// How many times the subscriber connection has dropped (RedisSubscriber.disconnections).
+    var subscriberDisconnections: Int { subscriber.withLock { $0 }?.disconnections ?? 0 }
     /// Told when the subscriber connection drops and when it is back (set by the gateway: channel
     /// catch-up from history).
     let subscriberEvent = Mutex<(@Sendable (RedisSubscriberEvent) async -> Void)?>(nil)

@@ -58,6 +58,9 @@ extension WebSocketRuntime {
         case .invalidUTF8:
             connection.close(code: 1007, reason: "text message is not valid UTF-8", drain: false)
             return nil
+        case .undecodable:
+            connection.close(code: 1002, reason: "compressed message does not inflate", drain: false)
+            return nil
         }
         connection.receivedMessage()
         metrics.bytes(in: message.size)

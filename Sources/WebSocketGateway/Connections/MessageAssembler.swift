@@ -16,6 +16,8 @@ struct MessageAssembler {
         case protocolError
         /// A text message is not valid UTF-8 (close 1007).
         case invalidUTF8
+        /// A compressed message whose data does not inflate (close 1002); DirectConnectionHandler's.
+        case undecodable
     }
 
     let maxSize: Int

@@ -35,6 +35,9 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     private var compressedKind: MessageAssembler.Kind?
     /// A fragmented message is being sent compressed: its continuation frames are compressed too.
     private var sendingCompressed = false
+    /// Compressing a fragmented message failed: its remaining frames are dropped (the connection is
+    /// being closed with 1011).
+    private var discardingMessage = false
     private var closeState = CloseState.open
     /// Messages being handled; reading pauses at `WebSocketRuntime.maxInFlightPerConnection`.
     private var inFlight = 0
@@ -129,8 +132,13 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             if deflate != nil, frame.opcode != .continuation { bits.remove(.rsv1) }
             guard bits.isEmpty else {
                 let reason =
-                    deflate == nil || !frame.rsv1
-                    ? "reserved bits set without an extension" : "RSV1 on a continuation frame"
+                    if deflate == nil {
+                        "reserved bits set without an extension"
+                    } else if bits == .rsv1 {
+                        "RSV1 on a continuation frame"
+                    } else {
+                        "reserved bits other than RSV1 set"
+                    }
                 connection.close(code: 1002, reason: reason, drain: false)
                 return
             }
@@ -190,7 +198,7 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
         } catch .tooLarge {
             return .tooLarge
         } catch {
-            return .protocolError
+            return .undecodable
         }
     }
 
@@ -227,6 +235,11 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     /// With permessage-deflate, messages go out compressed (DeflateCodec decides on the first frame; the
     /// frames of one message are written one after the other).
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The common case, without unwrapping the frame (a dynamic cast).
+        if deflate == nil, closeState == .open {
+            context.write(data, promise: promise)
+            return
+        }
         var frame = unwrapOutboundIn(data)
         switch frame.opcode {
         case .text, .binary, .continuation:
@@ -236,6 +249,15 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             }
             guard let deflate else { break }
             let first = frame.opcode != .continuation
+            if discardingMessage {
+                if first {
+                    discardingMessage = false
+                } else {
+                    if frame.fin { discardingMessage = false }
+                    promise?.fail(ChannelError.outputClosed)
+                    return
+                }
+            }
             if first {
                 sendingCompressed = deflate.compresses(firstFrameSize: frame.data.readableBytes, fin: frame.fin)
             }
@@ -244,6 +266,7 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
                 frame.data = try deflate.deflateFrame(frame.data, fin: frame.fin, allocator: context.channel.allocator)
             } catch {
                 sendingCompressed = false
+                discardingMessage = !frame.fin
                 promise?.fail(error)
                 connection?.close(code: 1011, reason: "compressing a message failed", drain: false)
                 return
@@ -317,6 +340,7 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
     }
 
     fileprivate func pingDue() {
+        deflate?.releaseIdleCompressor()
         guard closeState == .open, let context, let connection else { return }
         if unansweredPing != nil {
             // Reading is held (messages in flight, or the registration): the pong may be waiting unread.

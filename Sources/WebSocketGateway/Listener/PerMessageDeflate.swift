@@ -96,6 +96,7 @@ final class DeflateCodec {
     private let maxInflated: Int
     private var inflater: ZlibDecompressor?
     private var deflater: ZlibCompressor?
+    private var compressedSinceCheck = false
 
     init(agreement: DeflateAgreement, minSize: Int, maxInflated: Int) {
         self.agreement = agreement
@@ -114,12 +115,17 @@ final class DeflateCodec {
             // The client may use any window up to 15 bits; a 15-bit inflater reads them all.
             let inflater = try self.inflater ?? ZlibDecompressor(algorithm: .deflate, windowSize: 15)
             self.inflater = agreement.receiveNoContextTakeover ? nil : inflater
-            let output = try input.decompressStream(with: inflater, maxSize: maxInflated, allocator: allocator)
-            // compress-nio bounds what it allocates, but buffers can come bigger than asked for.
+            // One byte of room over the limit: compress-nio takes a buffer it filled exactly for an
+            // overflow, and its buffers can come bigger than asked for, so the limit is checked here.
+            let output = try input.decompressStream(with: inflater, maxSize: maxInflated + 1, allocator: allocator)
             guard output.readableBytes <= maxInflated else {
                 self.inflater = nil
                 throw CompressNIOError.bufferOverflow
             }
+            // Input left over: the message ended its DEFLATE stream with a final block (RFC 7692
+            // §7.2.3.4 allows it), after which this inflater reads nothing more; the next message
+            // starts a new one.
+            if input.readableBytes > 0 { self.inflater = nil }
             return output
         } catch let error as CompressNIOError where error == .bufferOverflow {
             inflater = nil
@@ -133,12 +139,22 @@ final class DeflateCodec {
     /// Whether a message to send goes out compressed, decided on its first frame: a fragmented one
     /// (large) always, a single frame from `minSize` bytes on. RFC 7692 lets a sender leave any message
     /// uncompressed.
-    func compresses(firstFrameSize size: Int, fin: Bool) -> Bool { !fin || size >= minSize }
+    func compresses(firstFrameSize size: Int, fin: Bool) -> Bool { !fin || (size > 0 && size >= minSize) }
+
+    /// Drops the compressor when nothing was compressed since the last call (the connection's ping
+    /// tick): with context takeover it holds about 256 KiB (15-bit window, zlib's memLevel 8) for as
+    /// long as it lives. Starting a new DEFLATE stream is always allowed to the sender (it only uses
+    /// less context); the client's inflater reads it on.
+    func releaseIdleCompressor() {
+        if !compressedSinceCheck { deflater = nil }
+        compressedSinceCheck = false
+    }
 
     /// One frame of a message being sent compressed, compressed; the message's last frame (`fin`) ends
     /// without the sync flush's 00 00 FF FF (RFC 7692 §7.2.1), which the receiver adds back.
     func deflateFrame(_ payload: ByteBuffer, fin: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         var input = payload
+        compressedSinceCheck = true
         do {
             let deflater =
                 try self.deflater

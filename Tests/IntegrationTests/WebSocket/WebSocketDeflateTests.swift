@@ -3,6 +3,7 @@
 // the inflated-size bound, corrupt data, and that a connection holds a zlib stream only while it needs
 // one. The robustness suite (Tests/WebSocketRobustness, cases 12–13) checks the same against Python's zlib
 // over real connections.
+import CompressNIO
 import HTTPTypes
 import NIOCore
 import Testing
@@ -90,9 +91,44 @@ struct WebSocketDeflateTests {
         #expect(codec.holdsStreams)
     }
 
+    @Test func aMessageEndingWithAFinalBlockLeavesTheNextOneReadable() throws {
+        // RFC 7692 §7.2.3.4: a sender may end a message with a BFINAL block; zlib's one-shot raw deflate
+        // does, and the 00 00 FF FF it is sent without is then left unread.
+        let receiver = try Self.codec()
+        let allocator = ByteBufferAllocator()
+        for text in ["first message, first message", "second message, second message"] {
+            var input = ByteBuffer(string: text)
+            let final = try input.compress(with: .deflate(), allocator: allocator)
+            #expect(String(buffer: try receiver.inflate(final, allocator: allocator)) == text)
+        }
+    }
+
+    @Test func theCompressorIsDroppedAfterAnIdlePingTickAndEmptyMessagesStayUncompressed() throws {
+        let codec = try Self.codec(minSize: 0)
+        let allocator = ByteBufferAllocator()
+        #expect(codec.deflate(ByteBuffer(), allocator: allocator) == nil)
+        #expect(codec.deflate(ByteBuffer(string: "hello hello hello"), allocator: allocator) != nil)
+        codec.releaseIdleCompressor()  // something was sent since the last tick: kept
+        #expect(codec.holdsStreams)
+        codec.releaseIdleCompressor()  // nothing since: dropped
+        #expect(!codec.holdsStreams)
+        // A fresh stream after the drop still reads on in the client's inflater.
+        let client = try Self.codec()
+        let before = try #require(codec.deflate(ByteBuffer(string: "one one one one one"), allocator: allocator))
+        #expect(String(buffer: try client.inflate(before, allocator: allocator)) == "one one one one one")
+        codec.releaseIdleCompressor()
+        codec.releaseIdleCompressor()
+        let after = try #require(codec.deflate(ByteBuffer(string: "two two two two two"), allocator: allocator))
+        #expect(String(buffer: try client.inflate(after, allocator: allocator)) == "two two two two two")
+    }
+
     @Test func inflatingPastTheLimitOrCorruptDataFails() throws {
         let sender = try Self.codec(maxInflated: 1 << 20)
         let receiver = try Self.codec(maxInflated: 70_000)
+        // Exactly the limit passes whatever size the allocator rounds buffers to (65,536 is a power of two).
+        let limit = try Self.codec(maxInflated: 65_536)
+        let full = try #require(sender.deflate(ByteBuffer(repeating: 0x61, count: 65_536), allocator: .init()))
+        #expect(try limit.inflate(full, allocator: .init()).readableBytes == 65_536)
         let allocator = ByteBufferAllocator()
         let exactly = try #require(sender.deflate(ByteBuffer(repeating: 0x7A, count: 70_000), allocator: allocator))
         #expect(try receiver.inflate(exactly, allocator: allocator).readableBytes == 70_000)
