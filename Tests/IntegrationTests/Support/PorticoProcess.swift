@@ -158,7 +158,8 @@ final class RunningProcess: Sendable {
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }
 
-    /// Sends SIGTERM and waits for exit; returns the exit status.
+    /// Sends SIGTERM and waits for exit (and the end of its output, as `waitForExit`); returns the exit
+    /// status.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
@@ -170,16 +171,30 @@ final class RunningProcess: Sendable {
             kill(process.processIdentifier, SIGKILL)
             for _ in 0..<250 where process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         }
-        return process.isRunning ? -1 : process.terminationStatus
+        if process.isRunning { return -1 }
+        await outputEnded(within: .seconds(2))
+        return process.terminationStatus
     }
 
     /// Waits for the process to exit by itself.
+    /// Once it has exited, what it printed last has been read too (its output ended), for at most 2 s
+    /// more (a grandchild holding the pipe keeps it open).
     func waitForExit(timeout: Duration = .seconds(20)) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return process.isRunning ? nil : process.terminationStatus
+        if process.isRunning { return nil }
+        await outputEnded(within: .seconds(2))
+        return process.terminationStatus
+    }
+
+    /// Waits until the output pipe has ended (the reader thread saw its end), at most `limit`.
+    func outputEnded(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while state.withLock({ $0.ended == nil }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     deinit {
