@@ -24,10 +24,10 @@ extension WebSocketRuntime {
         logClosed(connection, close: close, duration: ContinuousClock.now - started)
     }
 
-    /// How the connection ended, for `$disconnect` and the access log. The observer can miss a client's
-    /// close frame that arrives in the instant before it is installed; hummingbird-websocket's reply to it
-    /// (1000 with no reason, while the gateway asked for no close) then stands for "the client closed,
-    /// code unknown" (1005).
+    /// How the connection ended, for `$disconnect` and the access log. A close frame from the gateway that
+    /// nobody asked for (1000 with no reason, no close request) can only be the answer to a client's close
+    /// that the observer missed, and stands for "the client closed, code unknown" (1005). Since the
+    /// observer is installed on the event loop with the 101 this should not happen; kept as a guard.
     static func closeOutcome(observed: ObservedClose?, requested: ClientConnection.CloseRequest?) -> ObservedClose {
         if let observed {
             if observed.initiator == .gateway, requested == nil, observed.code == 1000, observed.reason.isEmpty {
@@ -42,7 +42,7 @@ extension WebSocketRuntime {
     /// What one data frame added to `connection`'s message makes of it: the complete message to handle,
     /// counted as received; nil while the message is incomplete, when the frame broke it (the connection
     /// is closed with 1009, 1002 or 1007), or when the message is over the connection's rate (answered
-    /// with `rate_limited`). Both data paths read messages through this.
+    /// with `rate_limited`). DirectConnectionHandler reads messages through this.
     func admit(_ event: MessageAssembler.Event, on connection: ClientConnection) -> InboundMessage? {
         let message: InboundMessage
         switch event {

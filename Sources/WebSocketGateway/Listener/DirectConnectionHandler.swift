@@ -7,8 +7,8 @@
 // and the `CloseFrameObserver` before it. Written by hand because hummingbird-websocket's handler
 // needs a task per connection and more per feature (reader, writer, pinger).
 //
-// The close handshake and pings follow swift-websocket's state machine (WSCore), so both data paths
-// answer the same: a client's close is answered with 1000, or 1002 for a malformed one (one byte, a
+// The close handshake and pings follow swift-websocket's state machine (WSCore), so the gateway answers
+// as hummingbird-websocket would: a client's close is answered with 1000, or 1002 for a malformed one (one byte, a
 // reserved code, a reason that is not UTF-8), and the socket is closed; a close the gateway starts waits
 // for the client's answer (ConnectionSweeper closes the socket after the close timeout); a ping without
 // a pong by the next one closes the connection with 1001 "ping timeout".
