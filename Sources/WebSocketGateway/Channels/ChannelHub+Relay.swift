@@ -93,10 +93,15 @@ extension ChannelHub {
     /// Delivers what was kept back since `holdRelays`, in order, and relays live again.
     func releaseRelays() {
         state.withLock { state in
-            guard let held = state.held else { return }
-            state.held = nil
-            for entry in held { Self.relay(entry.item, to: entry.channel, except: entry.except, in: &state) }
+            Self.releaseHeld(in: &state)
         }
+    }
+
+    /// Ends the hold and relays what it kept, in order.
+    private static func releaseHeld(in state: inout State) {
+        guard let held = state.held else { return }
+        state.held = nil
+        for entry in held { relay(entry.item, to: entry.channel, except: entry.except, in: &state) }
     }
 
     /// A publication or presence event from the bus, for this replica's subscribers of `name` other than
@@ -109,9 +114,7 @@ extension ChannelHub {
                     state.held?.append((item, name, exceptID))
                     return
                 }
-                let held = state.held ?? []
-                state.held = nil
-                for entry in held { Self.relay(entry.item, to: entry.channel, except: entry.except, in: &state) }
+                Self.releaseHeld(in: &state)
             }
             Self.relay(item, to: name, except: exceptID, in: &state)
         }

@@ -249,16 +249,13 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
             }
             guard let deflate else { break }
             let first = frame.opcode != .continuation
-            if discardingMessage {
-                if first {
-                    discardingMessage = false
-                } else {
-                    if frame.fin { discardingMessage = false }
-                    promise?.fail(ChannelError.outputClosed)
-                    return
-                }
+            if discardingMessage, !first {
+                discardingMessage = !frame.fin
+                promise?.fail(ChannelError.outputClosed)
+                return
             }
             if first {
+                discardingMessage = false
                 sendingCompressed = deflate.compresses(firstFrameSize: frame.data.readableBytes, fin: frame.fin)
             }
             guard sendingCompressed else { break }

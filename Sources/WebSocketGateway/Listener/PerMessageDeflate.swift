@@ -30,19 +30,16 @@ struct DeflateAgreement: Sendable, Equatable {
         }
         let clientWindow = offer.parameters["client_max_window_bits"]?.integer
         let serverWindow = offer.parameters["server_max_window_bits"]?.integer
-        let agreement = DeflateAgreement(
-            receiveNoContextTakeover: offer.parameters["client_no_context_takeover"] != nil || noContextTakeover,
-            sendWindowBits: serverWindow ?? 15,
-            sendNoContextTakeover: offer.parameters["server_no_context_takeover"] != nil || noContextTakeover,
-            responseHeader: "")
+        let receiveReset = offer.parameters["client_no_context_takeover"] != nil || noContextTakeover
+        let sendReset = offer.parameters["server_no_context_takeover"] != nil || noContextTakeover
         var header = "permessage-deflate"
         if let clientWindow { header += ";client_max_window_bits=\(clientWindow)" }
-        if agreement.receiveNoContextTakeover { header += ";client_no_context_takeover" }
+        if receiveReset { header += ";client_no_context_takeover" }
         if let serverWindow { header += ";server_max_window_bits=\(serverWindow)" }
-        if agreement.sendNoContextTakeover { header += ";server_no_context_takeover" }
-        var answered = agreement
-        answered.responseHeader = header
-        return answered
+        if sendReset { header += ";server_no_context_takeover" }
+        return DeflateAgreement(
+            receiveNoContextTakeover: receiveReset, sendWindowBits: serverWindow ?? 15,
+            sendNoContextTakeover: sendReset, responseHeader: header)
     }
 
     /// The extension offers of a request, one per comma-separated element of each
@@ -172,12 +169,5 @@ final class DeflateCodec {
             self.deflater = nil
             throw error
         }
-    }
-
-    /// A whole message to send in one frame, compressed; nil to send it as it is (under `minSize`, or
-    /// when compressing failed).
-    func deflate(_ payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        guard compresses(firstFrameSize: payload.readableBytes, fin: true) else { return nil }
-        return try? deflateFrame(payload, fin: true, allocator: allocator)
     }
 }

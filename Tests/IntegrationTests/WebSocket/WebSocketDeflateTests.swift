@@ -140,3 +140,12 @@ struct WebSocketDeflateTests {
         }
     }
 }
+
+extension DeflateCodec {
+    /// A whole message sent in one frame, as DirectConnectionHandler compresses it: nil when it goes out
+    /// uncompressed.
+    func deflate(_ payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard compresses(firstFrameSize: payload.readableBytes, fin: true) else { return nil }
+        return try? deflateFrame(payload, fin: true, allocator: allocator)
+    }
+}
