@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """REST gateway benchmark against nginx, on this machine, in one go (`make bench-rest`).
 
-A fixed upstream (nginx serving a small static JSON file) is measured with wrk three ways, each at
+A fixed upstream (nginx serving a small static JSON file) is measured with wrk four ways, each at
 several connection counts: directly, through nginx as a reverse proxy (keep-alive to the upstream),
-and through rest-gateway with an equivalent route. Prints requests/s and p50/p99 latency side by
+through a byte relay on SwiftNIO that parses nothing (the floor for a proxy written on NIO), and
+through rest-gateway with an equivalent route. Prints requests/s and p50/p99 latency side by
 side with the ratio rest-gateway/nginx-proxy, and writes the table and the method to
 docs/benchmarks.md. Loopback only; every run is bounded by --duration.
 
@@ -93,13 +94,15 @@ def main():
     os.chmod(directory, 0o755)  # nginx workers may run as another user
     with open(os.path.join(directory, "small.json"), "w") as f:
         f.write(SMALL_JSON)
-    upstream_port, proxy_port, gateway_port, admin_port = (free_port() for _ in range(4))
+    upstream_port, proxy_port, gateway_port, admin_port, relay_port = (free_port() for _ in range(5))
     processes = []
     try:
         processes.append(start_nginx(directory, "upstream", 1, f"""
     server {{
         listen 127.0.0.1:{upstream_port} reuseport backlog=4096;
         location = /small.json {{ root {directory}; default_type application/json; }}
+        # The relay floor forwards the request unchanged, prefix included.
+        location = /api/small.json {{ alias {directory}/small.json; default_type application/json; }}
     }}"""))
         processes.append(start_nginx(directory, "proxy", "auto", f"""
     upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 256; }}
@@ -132,9 +135,14 @@ gateways:
             [os.path.join(args.bin, "rest-gateway"), "--config", config, "--listen", f"127.0.0.1:{gateway_port}",
              "--admin", f"127.0.0.1:{admin_port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        processes.append(subprocess.Popen(
+            [os.path.join(args.bin, "portico-bench"), "relay-server", "--port", str(relay_port),
+             "--upstream-port", str(upstream_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         targets = [
             ("upstream (direct)", f"http://127.0.0.1:{upstream_port}/small.json", ()),
             ("nginx proxy", f"http://127.0.0.1:{proxy_port}/api/small.json", (processes[1].pid,)),
+            ("NIO relay floor", f"http://127.0.0.1:{relay_port}/api/small.json", (processes[3].pid,)),
             ("rest-gateway", f"http://127.0.0.1:{gateway_port}/api/small.json", (processes[2].pid,)),
         ]
         for _, url, _ in targets:
@@ -158,13 +166,15 @@ gateways:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    lines = ["| connections | upstream direct req/s | nginx proxy req/s (p50 / p99 ms) | rest-gateway req/s (p50 / p99 ms) | rest-gateway / nginx | CPU µs/request nginx / rest-gateway |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| connections | upstream direct req/s | nginx proxy req/s (p50 / p99 ms) | NIO relay floor req/s (p50 / p99 ms) | rest-gateway req/s (p50 / p99 ms) | rest-gateway / nginx | floor / nginx | CPU µs/request nginx / floor / rest-gateway |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for c in connections:
-        up, ng, gw = results[("upstream (direct)", c)], results[("nginx proxy", c)], results[("rest-gateway", c)]
+        up, ng, fl, gw = (results[(name, c)] for name in
+                          ("upstream (direct)", "nginx proxy", "NIO relay floor", "rest-gateway"))
         lines.append(f"| {c} | {up['rps']:.0f} | {ng['rps']:.0f} ({ng['p50']:.2f} / {ng['p99']:.2f}) "
+                     f"| {fl['rps']:.0f} ({fl['p50']:.2f} / {fl['p99']:.2f}) "
                      f"| {gw['rps']:.0f} ({gw['p50']:.2f} / {gw['p99']:.2f}) | {gw['rps'] / ng['rps']:.2f}× "
-                     f"| {ng['cpu_us']:.0f} / {gw['cpu_us']:.0f} |")
+                     f"| {fl['rps'] / ng['rps']:.2f}× | {ng['cpu_us']:.0f} / {fl['cpu_us']:.0f} / {gw['cpu_us']:.0f} |")
     table = "\n".join(lines)
     print()
     print(table)
@@ -202,6 +212,11 @@ Last run: {datetime.date.today().isoformat()}, {platform.machine()}, {nproc} cor
   setting at its default (the full client policy: breaker admission, selection, outlier detection,
   retries on connect failures, metrics per try; request id, trace context and `X-Forwarded-*`
   headers added).
+- **NIO relay floor**: `portico-bench relay-server` (Sources/PorticoBench/RelayServer.swift), SwiftNIO
+  with one event loop per core like rest-gateway: one upstream connection per client connection, bytes
+  copied both ways as they arrive, one write and flush per read burst, nothing parsed. It is the least a
+  proxy on SwiftNIO does per request on this machine; what rest-gateway takes beyond it is its own work
+  (HTTP parsing and head re-writing, routing, policy, metrics), what it takes is NIO's and the kernel's.
 - **Load**: `wrk -t {args.threads} -c N -d {args.duration}s --latency`, after a 2 s warm-up against the
   same target; requests/s and the p50/p99 latency as wrk reports them.
 - **CPU per request**: user + system CPU time of the proxy's processes (nginx: master and workers)

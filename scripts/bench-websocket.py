@@ -7,6 +7,8 @@ two-way `echo` route, and nginx as a WebSocket proxy (`proxy_pass` with the upgr
 load generator is `portico-bench` (Sources/PorticoBench, on SwiftNIO). Three measurements:
 
   echo       closed-loop round trips through each proxy: round trips/s, p50/p99, CPU per round trip;
+             and through `portico-bench relay-server`, a byte relay on SwiftNIO to the backend's
+             WebSocket echo that parses nothing (the floor for a proxy written on NIO);
   idle       N idle connections held open: (RSS with them − RSS before) / N, for each proxy;
   broadcast  N subscribers of one channel on websocket-gateway, publications one at a time through
              `POST /channels/{channel}/messages`: publish → receive latency over every delivery; then the
@@ -106,8 +108,9 @@ class Stack:
         self.args = args
         self.directory = directory
         self.nofile = nofile
-        self.echo_port, self.nginx_port, self.gateway_port, self.admin_port = (free_port() for _ in range(4))
-        self.echo = self.nginx = self.gateway = None
+        self.echo_port, self.nginx_port, self.gateway_port, self.admin_port, self.relay_port = (
+            free_port() for _ in range(5))
+        self.echo = self.nginx = self.gateway = self.relay = None
         self.bench = os.path.join(args.bin, "portico-bench")
         self.gateway_log = os.path.join(directory, "websocket-gateway.log")
         self.config = os.path.join(directory, "portico.yaml")
@@ -146,6 +149,13 @@ gateways:
             [self.bench, "echo-server", "--port", str(self.echo_port), "--threads", str(self.args.backend_threads)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_http(f"http://127.0.0.1:{self.echo_port}/healthz", process=self.echo)
+
+    def start_relay(self):
+        self.relay = subprocess.Popen(
+            [self.bench, "relay-server", "--port", str(self.relay_port), "--upstream-port", str(self.echo_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The relay answers whatever the backend answers, once it is listening.
+        wait_http(f"http://127.0.0.1:{self.relay_port}/healthz", process=self.relay)
 
     def start_nginx(self):
         path = os.path.join(self.directory, "nginx.conf")
@@ -186,10 +196,11 @@ http {{
         wait_http(f"http://127.0.0.1:{self.admin_port}/readyz", process=self.gateway)
 
     def url(self, name):
-        return f"ws://127.0.0.1:{self.gateway_port if name == 'gateway' else self.nginx_port}/ws"
+        port = {"gateway": self.gateway_port, "nginx": self.nginx_port, "floor": self.relay_port}[name]
+        return f"ws://127.0.0.1:{port}/ws"
 
     def pids(self, name):
-        return (self.gateway if name == "gateway" else self.nginx).pid,
+        return {"gateway": self.gateway, "nginx": self.nginx, "floor": self.relay}[name].pid,
 
     def restart(self, name):
         """A fresh process, so the memory of earlier runs is not reused by the next measurement."""
@@ -197,7 +208,7 @@ http {{
         (self.start_gateway if name == "gateway" else self.start_nginx)()
 
     def check_alive(self, name):
-        process = self.gateway if name == "gateway" else self.nginx
+        process = {"gateway": self.gateway, "nginx": self.nginx, "floor": self.relay}[name]
         if process.poll() is not None:
             tail = ""
             if name == "gateway":
@@ -206,7 +217,7 @@ http {{
             sys.exit(f"{name} exited with {process.returncode} during the run\n{tail}")
 
     def stop_all(self):
-        stop([self.gateway, self.nginx, self.echo])
+        stop([self.gateway, self.nginx, self.relay, self.echo])
 
 
 def stop(processes):
@@ -368,14 +379,15 @@ def main():
     if load_before > 0.5:
         print(f"warning: load average {load_before:.2f} before the run: other processes share the cores, "
               "and every number below is lower than on a quiet machine", flush=True)
-    echo, idle = {"nginx": [], "gateway": []}, {}
+    echo, idle = {"nginx": [], "floor": [], "gateway": []}, {}
     try:
         stack.start_echo()
         stack.start_nginx()
+        stack.start_relay()
         stack.start_gateway()
         print(f"echo: {args.connections} connections, {args.size}-byte messages, {args.duration} s per run")
         for round_ in range(1, args.rounds + 1):
-            for name in ("nginx", "gateway"):
+            for name in ("nginx", "floor", "gateway"):
                 run_echo(stack, args, name, 2, measure=False)  # warm up: connections, pools, caches
                 r = run_echo(stack, args, name, args.duration, measure=True)
                 echo[name].append(r)
@@ -430,13 +442,17 @@ def main():
     ]
     lines = ["### Echo: round trips through the proxy",
              "",
-             "| round | nginx round trips/s (p50 / p99 ms) | websocket-gateway round trips/s (p50 / p99 ms) "
-             "| gateway / nginx | CPU µs per round trip nginx / gateway | backend CPU µs per round trip via nginx / via gateway |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for i, (n, g) in enumerate(zip(echo["nginx"], echo["gateway"]), 1):
+             "| round | nginx round trips/s (p50 / p99 ms) | floor: NIO relay round trips/s (p50 / p99 ms) "
+             "| websocket-gateway round trips/s (p50 / p99 ms) "
+             "| gateway / nginx | floor / nginx | CPU µs per round trip nginx / floor / gateway "
+             "| backend CPU µs per round trip via nginx / via gateway |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for i, (n, f, g) in enumerate(zip(echo["nginx"], echo["floor"], echo["gateway"]), 1):
         lines.append(f"| {i} | {n['rps']:.0f} ({n['latency']['p50_ms']:.2f} / {n['latency']['p99_ms']:.2f}) "
+                     f"| {f['rps']:.0f} ({f['latency']['p50_ms']:.2f} / {f['latency']['p99_ms']:.2f}) "
                      f"| {g['rps']:.0f} ({g['latency']['p50_ms']:.2f} / {g['latency']['p99_ms']:.2f}) "
-                     f"| {g['rps'] / n['rps']:.2f}× | {fmt(n['cpu_us'], 0)} / {fmt(g['cpu_us'], 0)} "
+                     f"| {g['rps'] / n['rps']:.2f}× | {f['rps'] / n['rps']:.2f}× "
+                     f"| {fmt(n['cpu_us'], 0)} / {fmt(f['cpu_us'], 0)} / {fmt(g['cpu_us'], 0)} "
                      f"| {fmt(n['backend_cpu_us'], 0)} / {fmt(g['backend_cpu_us'], 0)} |")
     lines += ["",
               f"### Idle connections: {args.idle} held {args.hold:g} s",
@@ -520,6 +536,11 @@ conditions; they are not capacity figures.
 - **nginx**: `worker_processes auto`, `proxy_pass` to the backend with `proxy_http_version 1.1` and
   the `Upgrade` / `Connection "upgrade"` headers, no access log, `worker_connections` and
   `worker_rlimit_nofile` at the descriptor limit.
+- **Echo floor**: `portico-bench relay-server` (Sources/PorticoBench/RelayServer.swift), SwiftNIO with
+  one event loop per core: one TCP connection to the backend per client connection, bytes copied both
+  ways as they arrive, one write and flush per read burst, nothing parsed (not even the handshake), so
+  the client talks to the backend's WebSocket echo through it. It is the least a proxy written on NIO
+  does per round trip on this machine: what nginx and websocket-gateway take beyond it is their own.
 - **Echo load**: `portico-bench echo`, {args.connections} connections, each sending one {args.size}-byte
   text message (`{{"action":"echo","data":"xxx…"}}`), waiting for the reply, checking it is the same
   bytes, and sending the next; {args.threads} client event loop threads. A 2 s warm-up run against

@@ -11,6 +11,7 @@
 //   idle         opens many connections and holds them (the script reads the server's RSS).
 //   broadcast    subscribes many connections to a channel, publishes, measures publish → receive.
 //   fanout-server  the broadcast floor: a minimal WebSocket fan-out for the same broadcast load.
+//   relay-server the echo and REST floor: a byte relay to one upstream port that parses nothing.
 // Each prints one JSON object per line on stdout; progress and errors go to stderr.
 import ArgumentParser
 import Foundation
@@ -23,6 +24,7 @@ struct PorticoBench: ParsableCommand {
         abstract: "WebSocket load generator and echo backend for `make bench-websocket`.",
         subcommands: [
             EchoServerCommand.self, EchoCommand.self, IdleCommand.self, BroadcastCommand.self, FanoutServerCommand.self,
+            RelayServerCommand.self,
         ])
 }
 
