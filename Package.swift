@@ -295,7 +295,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore", "ServiceClient", "GatewayHTTP",
                 "RESTGateway", "GraphQLGateway", "GRPCGateway", "CloudEventsGateway", "WebSocketGateway",
-                "DemoServices", "PorticoWebSocketClient",
+                "DemoServices", "PorticoWebSocketClient", "PorticoRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),

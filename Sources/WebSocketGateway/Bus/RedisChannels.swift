@@ -64,10 +64,6 @@ struct RedisChannels: Sendable {
         return {epoch, offset, now, history}
         """
 
-    static let catchUpScript = """
-        return {redis.call('HGET', KEYS[1], 'epoch') or '', redis.call('LRANGE', KEYS[2], 0, -1)}
-        """
-
     static let leaveScript = """
         if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
         return 0
@@ -157,53 +153,6 @@ struct RedisChannels: Sendable {
                 return nil
             }
             return ChannelHub.Publication(offset: offset, data: String(parts[2]), at: .now)
-        }
-    }
-
-    /// The bus's subscriber connection dropped, or is back. While it is away, relays are kept back; once
-    /// it is back, every channel with subscribers here is caught up from its history, then what was kept
-    /// back is delivered (ChannelHub+Relay.swift).
-    func subscriberEvent(_ event: RedisSubscriberEvent, logger: Logger) async {
-        switch event {
-        case .disconnected:
-            hub.holdRelays()
-        case .reconnected:
-            let drops = bus.subscriberDisconnections
-            var relayed = 0
-            var failed: [String] = []
-            for name in hub.channelNames() {
-                do {
-                    let reply = try await bus.commands().evalCached(
-                        script: Self.catchUpScript, keys: [Self.metaKey(name), Self.historyKey(name)])
-                    guard let fields = reply.array, fields.count == 2, let epoch = fields[0].string, !epoch.isEmpty,
-                        let entries = fields[1].array
-                    else { continue }
-                    let publications = Self.publications(entries, notBefore: 0)
-                    hub.catchUp(
-                        name, epoch: epoch,
-                        publications: publications.map {
-                            ($0.offset, ChannelMessages.publication($0, channel: name, epoch: epoch))
-                        })
-                    relayed += publications.count
-                } catch {
-                    failed.append(name)
-                }
-            }
-            // Dropped again while catching up: what is held now includes that outage's later
-            // publications; releasing it would put subscribers past the ones the next catch-up brings.
-            guard bus.subscriberDisconnections == drops else {
-                logger.notice("the bus's subscriber dropped again during the catch-up; holding on")
-                return
-            }
-            hub.releaseRelays()
-            logger.notice(
-                "channels caught up from history after the bus's subscriber reconnected",
-                metadata: [
-                    "channels": "\(hub.channelNames().count)", "historyEntries": "\(relayed)",
-                    "failed": "\(failed.joined(separator: ","))",
-                ])
-        case .reconnectFailed:
-            break
         }
     }
 

@@ -3,6 +3,7 @@
 // (publications, presence with join and leave events, recovery, service subscriptions), and a client
 // subscribing while publications stream in from both replicas sees each offset exactly once, in order.
 import Foundation
+import PorticoRedis
 import Testing
 
 @Suite("WebSocket replicas on Redis", .serialized)
@@ -76,8 +77,11 @@ struct WebSocketReplicasTests {
     }
 
     /// A replica whose subscriber connection to Redis drops misses the publications made meanwhile on pub/sub;
-    /// once it is back, its subscribers get them from the channel's history, in order, each once.
-    @Test func aReplicaCatchesUpFromHistoryAfterItsBusConnectionDrops() async throws {
+    /// once it is back, its subscribers get them from the channel's history, in order, each once. With
+    /// `failFirstRead`, the channel's first history read fails (its key holds the wrong type when the
+    /// replica comes back): the read is tried again, and nothing is missed.
+    @Test(arguments: [false, true])
+    func aReplicaCatchesUpFromHistoryAfterItsBusConnectionDrops(failFirstRead: Bool) async throws {
         let redis = try await TestRedis.start()
         defer { redis.stop() }
         let relay = try await TCPRelay(targetPort: redis.port)
@@ -107,13 +111,27 @@ struct WebSocketReplicasTests {
         // The network between the second replica and Redis fails; two publications while it is down.
         relay.relay(to: nil)
         await relay.dropConnections()
-        try await second.process.waitForLine(timeout: .seconds(20)) {
+        _ = try await second.process.waitForLine(timeout: .seconds(20)) {
             $0.contains("subscriber connection to Redis dropped")
         }
         for n in 2...3 {
             #expect(try await WebSocketChannelsTests.publish(first, "room:gap", #"{"n":\#(n)}"#)["offset"] as? Int == n)
         }
+        let meta = "portico:ws:ch:room:gap"
+        let direct = try await RedisConnection.connect(to: RedisURL(redis.url))
+        if failFirstRead {
+            try await direct.send("RENAME", meta, "\(meta):aside")
+            try await direct.send("SET", meta, "not a hash")
+        }
         relay.relay(to: redis.port)
+        if failFirstRead {
+            _ = try await second.process.waitForLine(timeout: .seconds(20)) {
+                $0.contains("could not be read; trying again") && $0.contains("room:gap")
+            }
+            try await direct.send("DEL", meta)
+            try await direct.send("RENAME", "\(meta):aside", meta)
+        }
+        await direct.close()
         _ = try await second.process.waitForLine(timeout: .seconds(20)) {
             $0.contains("channels caught up from history")
         }
