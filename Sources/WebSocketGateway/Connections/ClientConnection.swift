@@ -1,13 +1,13 @@
 // One open WebSocket connection as the rest of the gateway sees it: its identity and context, an
-// outbound queue bounded in messages and bytes that never blocks the sender (a full queue closes the
-// connection with 1008), its message-rate bucket, and the close request that ends it.
+// outbound bound in bytes that never blocks the sender (past it, the connection is closed with 1008),
+// its message-rate bucket, and the close request that ends it.
 //
-// Messages are written straight onto the channel's event loop (`writesDirectly`, for connections served
-// by DirectConnectionHandler, which compresses them when permessage-deflate was agreed): one hop, no
-// task to wake, so a broadcast to thousands costs little more than their `writev`s; the byte bound then
-// applies to what the socket has not taken yet (NIO's buffered bytes), and a close request is handed to
-// the handler (`onClose`), which writes the close frame after what was written before it. A connection
-// without a channel (the unit tests') queues its messages on `outbound` instead, in the same order.
+// Messages are written straight onto the channel's event loop (DirectConnectionHandler, which serves the
+// connection, compresses them when permessage-deflate was agreed): one hop, no task to wake, so a
+// broadcast to thousands costs little more than their `writev`s. The byte bound applies to messages
+// handed to the loop and not written yet, and to what the socket has not taken yet (NIO's buffered
+// bytes); a close request is handed to the handler (`onClose`), which writes the close frame after what
+// was written before it.
 import Foundation
 import GatewayCore
 import NIOCore
@@ -50,15 +50,10 @@ final class ClientConnection: Sendable {
     var id: String { accepted.connectionID }
     let openedAt = ContinuousClock.now
     /// The socket, closed by the sweeper when a close handshake does not finish in time.
-    let channel: (any Channel)?
-    /// The queue of a connection without a channel (nil when the connection writes directly).
-    let outbound: AsyncStream<OutboundMessage>?
-    private let continuation: AsyncStream<OutboundMessage>.Continuation?
+    let channel: any Channel
     private let state: Mutex<State>
     private let maxQueuedBytes: Int
     private let rate: WebSocketMessageRateConfig?
-    /// Whether messages are written straight onto the channel's event loop (see the header).
-    let writesDirectly: Bool
     /// Told the size of each message written directly.
     private let onWritten: (@Sendable (Int) -> Void)?
     /// Told when a direct write finds the socket too far behind (a queue overflow is the sender's to count).
@@ -70,25 +65,18 @@ final class ClientConnection: Sendable {
     static var fragmentSize: Int { WebSocketRuntime.outboundFragmentSize }
 
     init(
-        accepted: AcceptedHandshake, queueCapacity: Int, maxQueuedBytes: Int = .max,
-        rate: WebSocketMessageRateConfig? = nil, channel: (any Channel)? = nil, writesDirectly: Bool = false,
+        accepted: AcceptedHandshake, channel: any Channel, maxQueuedBytes: Int = .max,
+        rate: WebSocketMessageRateConfig? = nil,
         onWritten: (@Sendable (Int) -> Void)? = nil, onSlowConsumer: (@Sendable () -> Void)? = nil,
         onClose: (@Sendable (CloseRequest) -> Void)? = nil
     ) {
         self.accepted = accepted
         self.channel = channel
-        self.writesDirectly = writesDirectly && channel != nil
         self.onWritten = onWritten
         self.onSlowConsumer = onSlowConsumer
         self.onClose = onClose
         self.maxQueuedBytes = maxQueuedBytes
         self.rate = rate
-        if self.writesDirectly {
-            (outbound, continuation) = (nil, nil)
-        } else {
-            (outbound, continuation) = AsyncStream.makeStream(
-                of: OutboundMessage.self, bufferingPolicy: .bufferingOldest(queueCapacity))
-        }
         state = Mutex(
             State(
                 lastActive: accepted.connectedAt, lastActiveInstant: .now, tokens: Double(rate?.capacity ?? 0),
@@ -115,27 +103,12 @@ final class ClientConnection: Sendable {
             close(code: 1008, reason: "slow consumer", drain: false)
             return .overflow
         }
-        if writesDirectly, let channel {
-            if batch != nil {
-                batch!.add(self, message, size: size, on: channel)
-            } else {
-                channel.eventLoop.execute { self.write(message, size: size, on: channel) }
-            }
-            return .queued
+        if batch != nil {
+            batch!.add(self, message, size: size, on: channel)
+        } else {
+            channel.eventLoop.execute { self.write(message, size: size, on: self.channel) }
         }
-        guard let continuation else { return .closed }
-        switch continuation.yield(message) {
-        case .enqueued:
-            return .queued
-        case .dropped:
-            state.withLock { $0.queuedBytes -= size }
-            close(code: 1008, reason: "slow consumer", drain: false)
-            return .overflow
-        case .terminated:
-            return .closed
-        @unknown default:
-            return .closed
-        }
+        return .queued
     }
 
     /// On the event loop: writes `message` as one frame, or as fragments when it is long. Dropped when the
@@ -197,12 +170,8 @@ final class ClientConnection: Sendable {
             return true
         }
         guard first else { return }
-        continuation?.finish()
         onClose?(request)
     }
-
-    /// Ends the outbound queue once the connection is gone (no close frame is sent).
-    func finishOutbound() { continuation?.finish() }
 
     var closeRequest: CloseRequest? { state.withLock { $0.closeRequest } }
     var closeRequestedAt: ContinuousClock.Instant? { state.withLock { $0.closeRequestedAt } }

@@ -37,7 +37,7 @@ final class CloseRecord: Sendable {
     }
 }
 
-final class CloseFrameObserver: ChannelDuplexHandler, RemovableChannelHandler {
+final class CloseFrameObserver: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
     typealias OutboundIn = WebSocketFrame

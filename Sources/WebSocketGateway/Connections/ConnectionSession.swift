@@ -98,7 +98,7 @@ extension WebSocketRuntime {
             disconnect: .init(code: Int(close.code), reason: close.reason))
         let result = await caller.call(
             route, routeKey: WebSocketRoutes.disconnectKey, envelope: envelope,
-            context: upstreamContext(accepted, requestID: messageID, newSpan: true), on: connection.channel?.eventLoop)
+            context: upstreamContext(accepted, requestID: messageID, newSpan: true), on: connection.channel.eventLoop)
         switch result {
         case .success: break
         case .rejected(_, let error), .failed(let error):

@@ -27,7 +27,7 @@ struct ConnectionSweeper: Service {
         let lifetime = config.maxConnectionDuration.duration
         for connection in registry.all {
             if let requestedAt = connection.closeRequestedAt {
-                if now - requestedAt > closeTimeout { connection.channel?.close(promise: nil) }
+                if now - requestedAt > closeTimeout { connection.channel.close(promise: nil) }
             } else if lifetime > .zero, now - connection.openedAt > lifetime {
                 connection.close(code: 1001, reason: "maximum connection duration reached", drain: true)
             } else if idleTimeout > .zero, now - connection.lastActiveInstant > idleTimeout {

@@ -78,8 +78,8 @@ final class DirectConnectionHandler: ChannelDuplexHandler {
         let metrics = runtime.metrics
         let queue = runtime.config.outboundQueue
         let connection = ClientConnection(
-            accepted: accepted, queueCapacity: queue.maxMessages, maxQueuedBytes: queue.maxBytes.bytes,
-            rate: runtime.config.messageRate, channel: channel, writesDirectly: true,
+            accepted: accepted, channel: channel, maxQueuedBytes: queue.maxBytes.bytes,
+            rate: runtime.config.messageRate,
             onWritten: { metrics.bytes(out: $0) }, onSlowConsumer: { metrics.slowConsumerClosed() },
             onClose: { request in
                 channel.eventLoop.execute { bound.value.sendClose(code: request.code, reason: request.reason) }

@@ -78,7 +78,7 @@ extension WebSocketRuntime {
         case .call(let call):
             let result = await caller.call(
                 call.route, routeKey: call.routeKey, envelope: call.envelope, context: call.context,
-                on: connection.channel?.eventLoop)
+                on: connection.channel.eventLoop)
             answer(call, with: result, on: connection)
         }
     }

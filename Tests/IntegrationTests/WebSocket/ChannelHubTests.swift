@@ -11,18 +11,10 @@ struct ChannelHubTests {
     static let policy = WebSocketChannelConfig(
         publish: .client, presence: true, historySize: 3, historyTTL: .seconds(60))
 
-    static func connection(_ id: String) -> ClientConnection {
-        ClientConnection(accepted: WebSocketLogicTests.accepted(id), queueCapacity: 100)
-    }
+    static func connection(_ id: String) -> ClientConnection { WebSocketLogicTests.connection(id) }
 
-    /// The messages queued for `connection` so far (it is closed to end the stream).
-    static func drain(_ connection: ClientConnection) async -> [String] {
-        connection.finishOutbound()
-        var texts: [String] = []
-        guard let outbound = connection.outbound else { return [] }
-        for await message in outbound { if case .text(let text) = message { texts.append(text) } }
-        return texts
-    }
+    /// The messages written to `connection` so far.
+    static func drain(_ connection: ClientConnection) -> [String] { WebSocketLogicTests.written(connection) }
 
     @Test func offsetsEpochsAndRecovery() async {
         let hub = ChannelHub()
@@ -35,7 +27,7 @@ struct ChannelHubTests {
             let position = hub.publish("{\"n\":\(index)}", to: "room:1", policy: Self.policy)
             #expect(position == .init(offset: UInt64(index), epoch: epoch))
         }
-        let received = await Self.drain(first)
+        let received = Self.drain(first)
         #expect(received.count == 5)
         #expect(
             received.last == #"{"type":"publication","channel":"room:1","offset":5,"epoch":"\#(epoch)","data":{"n":5}}"#
@@ -79,7 +71,7 @@ struct ChannelHubTests {
         #expect(hub.channels(of: "bob") == ["room:3"])
         hub.removeConnection("bob")
         #expect(hub.members(of: "room:3").map(\.connectionID) == ["alice"])
-        let seen = await Self.drain(alice)
+        let seen = Self.drain(alice)
         #expect(
             seen == [
                 #"{"type":"join","channel":"room:3","connectionId":"bob","subject":null}"#,

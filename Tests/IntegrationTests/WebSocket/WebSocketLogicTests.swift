@@ -3,6 +3,8 @@
 import Foundation
 import GatewayCore
 import NIOCore
+import NIOEmbedded
+import NIOWebSocket
 import Testing
 
 @testable import WebSocketGateway
@@ -269,17 +271,48 @@ struct WebSocketLogicTests {
             host: nil, path: "/ws", subprotocol: nil, connectedAt: Date())
     }
 
-    @Test func fullQueueClosesAsSlowConsumer() {
-        let connection = ClientConnection(accepted: Self.accepted(), queueCapacity: 2)
+    /// A connection as the gateway makes it, on a connected `EmbeddedChannel` (use it from the test's own
+    /// thread: the embedded loop runs only in `written`).
+    static func connection(
+        _ id: String = "c1", accepted: AcceptedHandshake? = nil, maxQueuedBytes: Int = .max,
+        rate: WebSocketMessageRateConfig? = nil
+    ) -> ClientConnection {
+        let channel = EmbeddedChannel()
+        _ = channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        return ClientConnection(
+            accepted: accepted ?? Self.accepted(id), channel: channel, maxQueuedBytes: maxQueuedBytes, rate: rate)
+    }
+
+    /// The text messages `connection` has written to its socket so far (runs its event loop first).
+    static func written(_ connection: ClientConnection) -> [String] {
+        guard let channel = connection.channel as? EmbeddedChannel else { return [] }
+        channel.embeddedEventLoop.run()
+        var texts: [String] = []
+        var message = ""
+        while let frame = try? channel.readOutbound(as: WebSocketFrame.self) {
+            guard frame.opcode == .text || frame.opcode == .continuation else { continue }
+            message += String(buffer: frame.unmaskedData)
+            if frame.fin {
+                texts.append(message)
+                message = ""
+            }
+        }
+        return texts
+    }
+
+    @Test func messagesAreWrittenInOrderAndAfterACloseNothingIs() {
+        let connection = Self.connection()
         #expect(connection.send(.text("1")) == .queued)
         #expect(connection.send(.text("2")) == .queued)
-        #expect(connection.send(.text("3")) == .overflow)
-        #expect(connection.closeRequest == .init(code: 1008, reason: "slow consumer", drain: false))
-        #expect(connection.send(.text("4")) == .closed)
+        #expect(Self.written(connection) == ["1", "2"])
+        #expect(connection.queuedBytes == 0)
+        connection.close(code: 1008, reason: "slow consumer", drain: false)
+        #expect(connection.send(.text("3")) == .closed)
+        #expect(Self.written(connection).isEmpty)
     }
 
     @Test func firstCloseRequestWins() {
-        let connection = ClientConnection(accepted: Self.accepted(), queueCapacity: 2)
+        let connection = Self.connection()
         connection.close(code: 4000, reason: "first", drain: true)
         connection.close(code: 1001, reason: "second", drain: false)
         #expect(connection.closeRequest == .init(code: 4000, reason: "first", drain: true))
