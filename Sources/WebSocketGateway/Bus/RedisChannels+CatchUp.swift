@@ -77,7 +77,9 @@ extension RedisChannels {
     /// Reads the histories of `names` (at most `catchUpConcurrency` at once) and relays each to the
     /// subscribers that miss part of it. Returns the entries relayed and the channels whose read failed.
     private func catchUp(_ names: [String]) async -> (relayed: Int, failed: [String]) {
-        await withTaskGroup(of: (String, Int?).self) { group in
+        // One command connection for the round (made here if Redis went away), not one per read.
+        guard let redis = try? await bus.commands() else { return (0, names.sorted()) }
+        return await withTaskGroup(of: (String, Int?).self) { group in
             var relayed = 0
             var failed: [String] = []
             var next = names.makeIterator()
@@ -86,20 +88,20 @@ extension RedisChannels {
             }
             for _ in 0..<Self.catchUpConcurrency {
                 guard let name = next.next() else { break }
-                group.addTask { (name, await catchUp(name)) }
+                group.addTask { (name, await catchUp(name, on: redis)) }
             }
             while let result = await group.next() {
                 collect(result)
-                if let name = next.next() { group.addTask { (name, await catchUp(name)) } }
+                if let name = next.next() { group.addTask { (name, await catchUp(name, on: redis)) } }
             }
             return (relayed, failed.sorted())
         }
     }
 
     /// One channel's catch-up: the number of history entries relayed, or nil when Redis did not answer.
-    private func catchUp(_ name: String) async -> Int? {
+    private func catchUp(_ name: String, on redis: RedisConnection) async -> Int? {
         do {
-            let reply = try await bus.commands().evalCached(
+            let reply = try await redis.evalCached(
                 script: Self.catchUpScript, keys: [Self.metaKey(name), Self.historyKey(name)])
             // No epoch: the channel has expired in Redis (nothing to catch up).
             guard let fields = reply.array, fields.count == 2, let epoch = fields[0].string, !epoch.isEmpty,
