@@ -146,7 +146,8 @@ struct RedisConnectionTests {
 
             url.username = "default"
             let withUser = try await RedisConnection.connect(
-                to: try RedisURL("redis://default:correct%20horse@127.0.0.1:\(server.port)"))
+                to: try RedisURL("redis://default:correct%20horse@127.0.0.1:\(server.port)"),
+                timeout: testConnectTimeout)
             #expect(try await withUser.ping() == "PONG")
             await withUser.close()
 

@@ -118,7 +118,7 @@ struct WebSocketReplicasTests {
             #expect(try await WebSocketChannelsTests.publish(first, "room:gap", #"{"n":\#(n)}"#)["offset"] as? Int == n)
         }
         let meta = "portico:ws:ch:room:gap"
-        let direct = try await RedisConnection.connect(to: RedisURL(redis.url))
+        let direct = try await RedisConnection.connect(to: RedisURL(redis.url), timeout: .seconds(30))
         if failFirstRead {
             try await direct.send("RENAME", meta, "\(meta):aside")
             try await direct.send("SET", meta, "not a hash")
