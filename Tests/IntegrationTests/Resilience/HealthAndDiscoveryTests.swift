@@ -11,10 +11,12 @@ struct HealthAndDiscoveryTests {
         let a = try await FaultyUpstream.start(name: "a")
         let b = try await FaultyUpstream.start(name: "b")
         let gateway = try await RESTResilienceTests.gateway(
-            [a, b], policy: "healthCheck: { path: /health, interval: 1s, timeout: 1s, unhealthyThreshold: 3 }")
+            // Checks of 2 s: with 1 s, a fresh-clone CI run (every suite at once on 2 cores) saw the healthy
+            // endpoint's checks time out three times in a row.
+            [a, b], policy: "healthCheck: { path: /health, interval: 2s, timeout: 2s, unhealthyThreshold: 3 }")
         a.setHealthy(false)
         #expect(
-            try await Resilience.eventually {
+            try await Resilience.eventually(timeout: .seconds(30)) {
                 try await Resilience.upstreams(gateway)["svc"]?.endpoints.first { $0.url == a.url }?.health
                     == "unhealthy"
             })
@@ -27,12 +29,14 @@ struct HealthAndDiscoveryTests {
 
         b.setHealthy(false)
         #expect(
-            try await Resilience.eventually {
+            try await Resilience.eventually(timeout: .seconds(30)) {
                 try await Resilience.call(gateway.baseURL + "/api/x").text.contains("no_healthy_upstream")
             })
         a.setHealthy(true)
         #expect(
-            try await Resilience.eventually { try await Resilience.call(gateway.baseURL + "/api/x").upstream == "a" })
+            try await Resilience.eventually(timeout: .seconds(30)) {
+                try await Resilience.call(gateway.baseURL + "/api/x").upstream == "a"
+            })
         #expect(a.healthCheckCount > 0)
         #expect(try await Resilience.metric(gateway, "portico_upstream_health_checks_total", ["fail"]) > 0)
         await RESTResilienceTests.stop(gateway, [a, b])
