@@ -204,6 +204,7 @@ http {{
 
     def restart(self, name):
         """A fresh process, so the memory of earlier runs is not reused by the next measurement."""
+        assert name in ("gateway", "nginx"), name
         stop([self.gateway if name == "gateway" else self.nginx])
         (self.start_gateway if name == "gateway" else self.start_nginx)()
 

@@ -1,6 +1,7 @@
 // The echo floor: the least a proxy can do per round trip on NIO. Each accepted connection gets one
 // TCP connection to the upstream, and bytes are copied both ways as they arrive (one write and flush per
-// read burst), with no parsing at all: no HTTP, no WebSocket framing, no policy. nginx as a WebSocket
+// read burst), with no parsing at all: no HTTP, no WebSocket framing, no policy. A benchmark tool, not a
+// proxy: no backpressure, no half-close (either side closing closes both, dropping unwritten bytes). nginx as a WebSocket
 // proxy does a little more (it parses the handshake); websocket-gateway does much more. What this takes
 // per round trip is the machine's price for a relay written on SwiftNIO.
 import ArgumentParser
@@ -34,6 +35,8 @@ struct RelayServerCommand: ParsableCommand {
                         .whenComplete { result in
                             switch result {
                             case .success(let outbound):
+                                // The client left while the upstream connection was being made.
+                                guard inbound.isActive else { return outbound.close(promise: nil) }
                                 let upstream = RelayHandler()
                                 do {
                                     try outbound.pipeline.syncOperations.addHandler(upstream)

@@ -19,9 +19,9 @@ public struct WebSocketMessageRateConfig: Codable, Sendable, Equatable {
 }
 
 /// `gateways.websocket.outboundQueue`: what may wait for one client before it counts as a slow
-/// consumer and is closed with 1008. Keys: `maxBytes` (default 1MiB: bytes the client's socket has
-/// not taken yet), `maxMessages` (default 256; accepted, and only bounds the message queue of a
-/// connection without a socket, as in unit tests: real connections write straight to the socket).
+/// consumer and is closed with 1008. Keys: `maxBytes` (default 1MiB: bytes handed to the connection's
+/// event loop and not written yet, and bytes its socket has not taken yet), `maxMessages` (default 256;
+/// accepted and without effect: messages are written straight to the socket, so no queue of them forms).
 public struct WebSocketOutboundQueueConfig: Codable, Sendable, Equatable {
     public var maxMessages: Int
     public var maxBytes: ByteSize

@@ -205,6 +205,7 @@ struct RedisChannels: Sendable {
     func received(_ payload: String) {
         let parts = payload.split(separator: "\n", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count >= 4 else { return }
+        let drops = bus.subscriberDisconnections
         let name = String(parts[1])
         switch parts[0] {
         case "P" where parts.count == 5:
@@ -215,11 +216,11 @@ struct RedisChannels: Sendable {
                 .publication(
                     offset: offset, epoch: epoch,
                     message: ChannelMessages.publication(publication, channel: name, epoch: epoch)),
-                to: name)
+                to: name, drops: drops)
         case "E":
             // E, channel, the connection the event is about, the event's JSON (which may hold newlines).
             let event = parts.dropFirst(3).joined(separator: "\n")
-            hub.relay(.event(.text(event)), to: name, except: String(parts[2]))
+            hub.relay(.event(.text(event)), to: name, except: String(parts[2]), drops: drops)
         default:
             return
         }

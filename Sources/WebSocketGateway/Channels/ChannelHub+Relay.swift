@@ -7,9 +7,10 @@
 // comes first.
 //
 // When the bus's subscriber connection drops, publications made until it is back never reach this
-// replica through pub/sub. From the drop on, relayed messages are kept back (`holdRelays`); once the
-// subscriber is back, each channel's history is relayed (`catchUp`; what a subscriber already has is
-// dropped by offset), then what was kept back (`releaseRelays`): so subscribers get the missed
+// replica through pub/sub. From the drop on, relayed messages are kept back per channel (`holdRelays`);
+// once the subscriber is back, each channel's history is relayed, then what was kept back for it, and
+// the channel is live again (`catchUp`; what a subscriber already has is dropped by offset). Channels
+// whose history could not be read stay held until `releaseRelays`. So subscribers get the missed
 // publications in order, as far as the history reaches. Presence events of the gap are not replayed.
 import GatewayCore
 
@@ -72,48 +73,82 @@ extension ChannelHub {
     /// delivered at once (the catch-up then only fills what history still adds).
     static let maxHeld = 100_000
 
-    /// Keeps back what the bus relays from now on, until `releaseRelays` (the bus's subscriber dropped).
-    func holdRelays() {
-        state.withLock { state in
-            if state.held == nil { state.held = [] }
+    /// Keeps back what the bus relays from now on, for every channel, until its `catchUp` or
+    /// `releaseRelays`: the bus's subscriber has dropped `drops` times (it dropped again when a catch-up
+    /// was under way, too). Called when the drop is reported, and by the first relay that sees the new
+    /// count, whichever comes first (the report can wait behind a catch-up).
+    func holdRelays(for drops: Int) {
+        state.withLock { state in Self.hold(for: drops, in: &state) }
+    }
+
+    private static func hold(for drops: Int, in state: inout State) {
+        guard drops != state.heldFor else { return }
+        state.heldFor = drops
+        if state.hold == nil {
+            state.hold = Hold()
+            state.holdOverflowed = false
+        } else {
+            state.hold?.released = []
         }
     }
 
-    /// Relays `publications` of `name` (its history, oldest first) to the subscribers that miss them.
-    func catchUp(_ name: String, epoch: String, publications: [(offset: UInt64, message: OutboundMessage)]) {
+    /// Relays `publications` of `name` (its history, oldest first) to the subscribers that miss them, then
+    /// what was kept back for `name`, and delivers its relays live from then on, unless the bus's
+    /// subscriber has dropped again since the `drops`-th drop this catch-up is for.
+    func catchUp(
+        _ name: String, epoch: String, publications: [(offset: UInt64, message: OutboundMessage)], drops: Int
+    ) {
         state.withLock { state in
             for publication in publications {
                 Self.relay(
                     .publication(offset: publication.offset, epoch: epoch, message: publication.message), to: name,
                     except: nil, in: &state)
             }
+            guard state.hold != nil, state.heldFor == drops else { return }
+            if let held = state.hold?.byChannel.removeValue(forKey: name) {
+                state.hold?.count -= held.count
+                for entry in held { Self.relay(entry.item, to: name, except: entry.except, in: &state) }
+            }
+            state.hold?.released.insert(name)
         }
     }
 
-    /// Delivers what was kept back since `holdRelays`, in order, and relays live again.
-    func releaseRelays() {
+    /// Delivers what is still kept back (channels that did not catch up), and relays live again; nil (and
+    /// nothing released) when the bus's subscriber has dropped again since the `drops`-th drop. True when
+    /// the hold overflowed `maxHeld` meanwhile, so some channels were let go before their catch-up.
+    @discardableResult
+    func releaseRelays(for drops: Int) -> Bool? {
         state.withLock { state in
+            guard state.heldFor == drops else { return nil }
             Self.releaseHeld(in: &state)
+            return state.holdOverflowed
         }
     }
 
-    /// Ends the hold and relays what it kept, in order.
+    /// Ends the hold and relays what it kept, each channel's in order.
     private static func releaseHeld(in state: inout State) {
-        guard let held = state.held else { return }
-        state.held = nil
-        for entry in held { relay(entry.item, to: entry.channel, except: entry.except, in: &state) }
+        guard let hold = state.hold else { return }
+        state.hold = nil
+        for (name, held) in hold.byChannel {
+            for entry in held { relay(entry.item, to: name, except: entry.except, in: &state) }
+        }
     }
 
     /// A publication or presence event from the bus, for this replica's subscribers of `name` other than
-    /// `exceptID` (the subject of a join or leave event does not get its own event).
-    func relay(_ item: Relayed, to name: String, except exceptID: String? = nil) {
+    /// `exceptID` (the subject of a join or leave event does not get its own event). `drops`: how many
+    /// times the bus's subscriber has dropped so far (a new count holds relays, as `holdRelays` does).
+    func relay(_ item: Relayed, to name: String, except exceptID: String? = nil, drops: Int) {
         state.withLock { state in
-            if let count = state.held?.count, state.channels[name] != nil {
-                // Appended in place (a local copy of the list would make each append copy it).
-                if count < Self.maxHeld {
-                    state.held?.append((item, name, exceptID))
+            Self.hold(for: drops, in: &state)
+            // Read through `state.hold?`: a local copy of the hold would make the append below copy it.
+            if state.hold?.released.contains(name) == false, state.channels[name] != nil {
+                if let count = state.hold?.count, count < Self.maxHeld {
+                    // Appended in place (a local copy of the list would make each append copy it).
+                    state.hold?.byChannel[name, default: []].append((item, exceptID))
+                    state.hold?.count += 1
                     return
                 }
+                state.holdOverflowed = true
                 Self.releaseHeld(in: &state)
             }
             Self.relay(item, to: name, except: exceptID, in: &state)

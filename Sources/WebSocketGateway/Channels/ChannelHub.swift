@@ -96,9 +96,21 @@ final class ChannelHub: Sendable {
         var channels: [String: Channel] = [:]
         /// The channels each connection is subscribed to (for its disconnect).
         var byConnection: [String: Set<String>] = [:]
-        /// While the bus's subscriber is away and until the channels have caught up from history:
-        /// what the bus relays, kept back in arrival order (ChannelHub+Relay.swift).
-        var held: [(item: Relayed, channel: String, except: String?)]?
+        /// While the bus's subscriber is away and until each channel has caught up from history: what
+        /// the bus relays, kept back per channel in arrival order (ChannelHub+Relay.swift).
+        var hold: Hold?
+        /// The hold passed `maxHeld` since `holdRelays` and was let go before every channel caught up.
+        var holdOverflowed = false
+        /// The bus's subscriber drop count the last hold was made for.
+        var heldFor = 0
+    }
+
+    /// Relayed messages kept back while the bus catches up.
+    struct Hold {
+        var byChannel: [String: [(item: Relayed, except: String?)]] = [:]
+        var count = 0
+        /// Channels that have caught up: what the bus relays for them is delivered again.
+        var released: Set<String> = []
     }
 
     let state = Mutex(State())

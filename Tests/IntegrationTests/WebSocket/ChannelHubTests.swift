@@ -16,7 +16,51 @@ struct ChannelHubTests {
     /// The messages written to `connection` so far.
     static func drain(_ connection: ClientConnection) -> [String] { WebSocketLogicTests.written(connection) }
 
-    @Test func offsetsEpochsAndRecovery() async {
+    /// After a bus outage each channel gets its history, then what was kept back for it, and is live
+    /// again; a channel not caught up yet stays held until the release; a new drop holds everything again.
+    @Test func aHoldIsReleasedChannelByChannel() {
+        let hub = ChannelHub(relayed: true)
+        let alice = Self.connection("a")
+        let bob = Self.connection("b")
+        for (connection, name) in [(alice, "room:1"), (bob, "room:2")] {
+            hub.beginSubscription(connection, to: name, policy: Self.policy)
+            hub.completeSubscription(connection.id, to: name, reply: nil, epoch: "e", upTo: 1)
+        }
+        func publication(_ name: String, _ offset: UInt64) -> ChannelHub.Relayed {
+            .publication(offset: offset, epoch: "e", message: .text("\(name)#\(offset)"))
+        }
+        hub.relay(publication("room:1", 2), to: "room:1", drops: 0)
+        #expect(Self.drain(alice) == ["room:1#2"])
+
+        // The bus's subscriber drops (first seen by a relay), publications 3–4 are missed, 5 is kept back.
+        hub.relay(publication("room:1", 5), to: "room:1", drops: 1)
+        hub.relay(publication("room:2", 5), to: "room:2", drops: 1)
+        hub.holdRelays(for: 1)  // the drop's report, later: changes nothing
+        #expect(Self.drain(alice).isEmpty && Self.drain(bob).isEmpty)
+
+        // room:1 catches up: its history (what alice has is skipped), what was kept back, then live.
+        hub.catchUp(
+            "room:1", epoch: "e", publications: (1...5).map { ($0, .text("room:1#\($0)")) }, drops: 1)
+        #expect(Self.drain(alice) == ["room:1#3", "room:1#4", "room:1#5"])
+        hub.relay(publication("room:1", 6), to: "room:1", drops: 1)
+        #expect(Self.drain(alice) == ["room:1#6"])
+        // room:2's read has not succeeded: still held.
+        hub.relay(publication("room:2", 6), to: "room:2", drops: 1)
+        #expect(Self.drain(bob).isEmpty)
+
+        // A second drop before the release: room:1 is held again, and the first catch-up releases nothing.
+        hub.relay(publication("room:1", 8), to: "room:1", drops: 2)
+        #expect(hub.releaseRelays(for: 1) == nil)
+        #expect(Self.drain(alice).isEmpty && Self.drain(bob).isEmpty)
+        hub.catchUp("room:1", epoch: "e", publications: (6...8).map { ($0, .text("room:1#\($0)")) }, drops: 2)
+        #expect(Self.drain(alice) == ["room:1#7", "room:1#8"])
+        #expect(hub.releaseRelays(for: 2) == false)
+        #expect(Self.drain(bob) == ["room:2#5", "room:2#6"])
+        hub.relay(publication("room:2", 7), to: "room:2", drops: 2)
+        #expect(Self.drain(bob) == ["room:2#7"])
+    }
+
+    @Test func offsetsEpochsAndRecovery() {
         let hub = ChannelHub()
         let first = Self.connection("a")
         let subscribed = hub.subscribe(first, to: "room:1", policy: Self.policy, since: nil) { _ in nil }
@@ -61,7 +105,7 @@ struct ChannelHubTests {
         #expect(late.recovery == .impossible)
     }
 
-    @Test func presenceJoinAndLeave() async {
+    @Test func presenceJoinAndLeave() {
         let hub = ChannelHub()
         let alice = Self.connection("alice")
         let bob = Self.connection("bob")
