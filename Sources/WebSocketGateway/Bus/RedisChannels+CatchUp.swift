@@ -50,7 +50,7 @@ extension RedisChannels {
                 relayed += round.relayed
                 pending = round.failed
             }
-            guard let overflowed = hub.releaseRelays(for: drops), bus.subscriberDisconnections == drops else {
+            guard let overflowed = hub.releaseRelays(for: drops, current: bus.subscriberDisconnections) else {
                 logger.notice("the bus's subscriber dropped again during the catch-up; holding on")
                 return
             }

@@ -82,7 +82,8 @@ extension ChannelHub {
     }
 
     private static func hold(for drops: Int, in state: inout State) {
-        guard drops != state.heldFor else { return }
+        // Only forward: a message of the old connection handled late carries an older count.
+        guard drops > state.heldFor else { return }
         state.heldFor = drops
         if state.hold == nil {
             state.hold = Hold()
@@ -107,18 +108,27 @@ extension ChannelHub {
             guard state.hold != nil, state.heldFor == drops else { return }
             if let held = state.hold?.byChannel.removeValue(forKey: name) {
                 state.hold?.count -= held.count
-                for entry in held { Self.relay(entry.item, to: name, except: entry.except, in: &state) }
+                for entry in held {
+                    // A publication of an epoch the channel no longer has (handled late from before the
+                    // drop) would make subscribers switch epochs back and forth.
+                    if case .publication(_, let itemEpoch, _) = entry.item, !epoch.isEmpty, itemEpoch != epoch {
+                        continue
+                    }
+                    Self.relay(entry.item, to: name, except: entry.except, in: &state)
+                }
             }
             state.hold?.released.insert(name)
         }
     }
 
     /// Delivers what is still kept back (channels that did not catch up), and relays live again; nil (and
-    /// nothing released) when the bus's subscriber has dropped again since the `drops`-th drop. True when
-    /// the hold overflowed `maxHeld` meanwhile, so some channels were let go before their catch-up.
+    /// everything held again) when the bus's subscriber has dropped again since the `drops`-th drop:
+    /// `current` is its drop count now. True when the hold overflowed `maxHeld` meanwhile, so some
+    /// channels were let go before their catch-up.
     @discardableResult
-    func releaseRelays(for drops: Int) -> Bool? {
+    func releaseRelays(for drops: Int, current: Int) -> Bool? {
         state.withLock { state in
+            Self.hold(for: current, in: &state)
             guard state.heldFor == drops else { return nil }
             Self.releaseHeld(in: &state)
             return state.holdOverflowed
