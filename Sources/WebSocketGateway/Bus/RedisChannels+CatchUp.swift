@@ -42,7 +42,8 @@ extension RedisChannels {
                         metadata: ["failed": "\(pending.joined(separator: ","))"])
                     try? await Task.sleep(for: delay)
                     // Channels left since the failed read need nothing.
-                    pending = Array(Set(pending).intersection(hub.channelNames())).sorted()
+                    let subscribed = Set(hub.channelNames())
+                    pending = pending.filter(subscribed.contains)
                 }
                 // Dropped again meanwhile: the next catch-up covers this one's channels too.
                 guard bus.subscriberDisconnections == drops else { break }
@@ -93,15 +94,12 @@ extension RedisChannels {
             var relayed = 0
             var failed: [String] = []
             var next = names.makeIterator()
-            func collect(_ result: (String, Int?)) {
-                if let count = result.1 { relayed += count } else { failed.append(result.0) }
-            }
             for _ in 0..<Self.catchUpConcurrency {
                 guard let name = next.next() else { break }
                 group.addTask { (name, await catchUp(name, on: redis, drops: drops)) }
             }
-            while let result = await group.next() {
-                collect(result)
+            while let (name, count) = await group.next() {
+                if let count { relayed += count } else { failed.append(name) }
                 if let name = next.next() { group.addTask { (name, await catchUp(name, on: redis, drops: drops)) } }
             }
             return (relayed, failed.sorted())

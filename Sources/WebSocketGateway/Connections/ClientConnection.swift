@@ -104,9 +104,9 @@ final class ClientConnection: Sendable {
             return .overflow
         }
         if batch != nil {
-            batch!.add(self, message, size: size, on: channel)
+            batch!.add(self, message, size: size)
         } else {
-            channel.eventLoop.execute { self.write(message, size: size, on: self.channel) }
+            channel.eventLoop.execute { self.write(message, size: size) }
         }
         return .queued
     }
@@ -114,7 +114,7 @@ final class ClientConnection: Sendable {
     /// On the event loop: writes `message` as one frame, or as fragments when it is long. Dropped when the
     /// connection is closing without draining or gone; a socket that has not taken `maxQueuedBytes` yet
     /// makes the connection a slow consumer.
-    fileprivate func write(_ message: OutboundMessage, size: Int, on channel: any Channel, payload: ByteBuffer? = nil) {
+    fileprivate func write(_ message: OutboundMessage, size: Int, payload: ByteBuffer? = nil) {
         // Dropped when the connection is closing without draining, or gone.
         let dropped = state.withLock { state -> Bool in
             let drop = !channel.isActive || state.closeRequest.map { !$0.drain } ?? false
@@ -229,7 +229,6 @@ struct OutboundBatch {
         let connection: ClientConnection
         let message: OutboundMessage
         let size: Int
-        let channel: any Channel
         let payload: ByteBuffer
     }
 
@@ -239,9 +238,7 @@ struct OutboundBatch {
 
     init() {}
 
-    fileprivate mutating func add(
-        _ connection: ClientConnection, _ message: OutboundMessage, size: Int, on channel: any Channel
-    ) {
+    fileprivate mutating func add(_ connection: ClientConnection, _ message: OutboundMessage, size: Int) {
         let payload: ByteBuffer
         if let last, last.message == message {
             payload = last.payload
@@ -253,9 +250,9 @@ struct OutboundBatch {
                 }
             last = (message, payload)
         }
-        let loop = channel.eventLoop
+        let loop = connection.channel.eventLoop
         byLoop[ObjectIdentifier(loop), default: (loop, [])].writes.append(
-            Write(connection: connection, message: message, size: size, channel: channel, payload: payload))
+            Write(connection: connection, message: message, size: size, payload: payload))
     }
 
     /// Schedules the writes, in the order they were added on each loop.
@@ -264,7 +261,7 @@ struct OutboundBatch {
             let writes = group.writes
             group.loop.execute {
                 for write in writes {
-                    write.connection.write(write.message, size: write.size, on: write.channel, payload: write.payload)
+                    write.connection.write(write.message, size: write.size, payload: write.payload)
                 }
             }
         }
