@@ -37,6 +37,7 @@ public enum CloudEventsGateway {
 
         let app = Application(
             router: router,
+            server: env.httpServer,
             configuration: env.applicationConfiguration,
             onServerRunning: { channel in await env.mainListenerBound(port: channel.localAddress?.port ?? 0) },
             logger: env.logger)

@@ -15,7 +15,8 @@ public enum GRPCGateway {
             metrics: env.metrics, accessLog: env.config.observability.accessLog, logger: env.logger)
         let listener = GRPCListener(
             settings: settings, address: env.listener.listen, group: env.client.eventLoopGroup,
-            gracePeriod: env.listener.gracePeriod.duration, maxHeaderListSize: env.config.limits.maxHeaderSize.bytes
+            gracePeriod: env.listener.gracePeriod.duration, maxHeaderListSize: env.config.limits.maxHeaderSize.bytes,
+            maxIdleTime: env.config.limits.clientIdleTimeout.duration
         ) { port in
             await env.mainListenerBound(port: port)
         }

@@ -47,6 +47,7 @@ public enum GraphQLGateway {
         }
         let app = Application(
             router: router,
+            server: env.httpServer,
             configuration: env.applicationConfiguration,
             onServerRunning: { channel in await env.mainListenerBound(port: channel.localAddress?.port ?? 0) },
             logger: env.logger)

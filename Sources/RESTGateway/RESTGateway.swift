@@ -33,6 +33,8 @@ final class RESTGatewayShared: Sendable {
     let logger: Logger
     let accessLog: Bool
     let maxBodyBytes: Int
+    /// How long a client may take (limits.clientIdleTimeout, clientHeaderTimeout, clientBodyTimeout).
+    let clientTimeouts: ClientTimeouts
     let identityHeaders: IdentityHeadersConfig
     let managedHeaders: Set<String>
     /// Hop-by-hop and gateway-managed names, removed from every forwarded request.
@@ -79,6 +81,7 @@ final class RESTGatewayShared: Sendable {
         logger = env.logger
         accessLog = env.config.observability.accessLog
         maxBodyBytes = env.config.limits.maxRequestBodySize.bytes
+        clientTimeouts = ClientTimeouts(env.config.limits)
         identityHeaders = env.config.auth.identityHeaders
         compression = env.config.gateways.rest.compression
         trustedProxies = env.config.gateways.rest.trustedProxies

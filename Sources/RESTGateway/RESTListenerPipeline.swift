@@ -49,6 +49,7 @@ enum RESTListenerPipeline {
         // refuses CR/LF) or checked by the proxy handler on the way in.
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+        try channel.pipeline.syncOperations.addHandler(HTTP1ClientIdleHandler(timeouts: box.current.clientTimeouts))
         try addProxy(to: channel, shared: box)
     }
 
@@ -61,6 +62,7 @@ enum RESTListenerPipeline {
                 try addProxy(to: stream, shared: box)
             }
         }
+        try channel.pipeline.syncOperations.addHandler(HTTP2ClientIdleHandler(idle: box.current.clientTimeouts.idle))
     }
 
     private static func addProxy(to channel: any Channel, shared box: RESTSharedBox) throws {

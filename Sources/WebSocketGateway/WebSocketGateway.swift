@@ -99,7 +99,7 @@ public enum WebSocketGateway {
                 WebSocketListenerChannel(
                     responder: responder, upgradeResponder: upgradeResponder,
                     maxFrameSize: max(config.maxMessageSize.bytes, 125),
-                    runtime: runtime
+                    runtime: runtime, clientTimeouts: ClientTimeouts(env.config.limits)
                 )
             },
             configuration: env.applicationConfiguration,

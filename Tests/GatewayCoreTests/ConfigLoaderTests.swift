@@ -53,6 +53,24 @@ struct ConfigLoaderTests {
         #expect(found.first?.message.contains("integer") == true)
     }
 
+    @Test func clientTimeoutsHaveDefaultsAndMustBePositive() throws {
+        let defaults = try ConfigLoader.load(text: Self.minimal, fileName: "test.yaml", environment: [:])
+        #expect(
+            ClientTimeouts(defaults.config.limits)
+                == ClientTimeouts(idle: .seconds(75), header: .seconds(30), body: .seconds(60)))
+        let set = try ConfigLoader.load(
+            text: Self.minimal
+                + "\nlimits:\n  clientIdleTimeout: 5s\n  clientHeaderTimeout: 250ms\n  clientBodyTimeout: 1m\n",
+            fileName: "test.yaml", environment: [:])
+        #expect(
+            ClientTimeouts(set.config.limits)
+                == ClientTimeouts(idle: .seconds(5), header: .milliseconds(250), body: .seconds(60)))
+        let found = errors(Self.minimal + "\nlimits:\n  clientHeaderTimeout: 0s\n")
+        #expect(found.count == 1)
+        #expect(found.first?.path == "limits.clientHeaderTimeout")
+        #expect(found.first?.message == "must be longer than zero")
+    }
+
     @Test func badDuration() {
         let found = errors(Self.minimal + "\n    requestTimeout: soon\n")
         #expect(found.first?.path == "services.users.requestTimeout")

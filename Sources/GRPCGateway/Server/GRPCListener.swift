@@ -14,18 +14,21 @@ final class GRPCListener: Service, Sendable {
     let group: any EventLoopGroup
     let gracePeriod: Duration
     let maxHeaderListSize: Int
+    /// limits.clientIdleTimeout: a connection with no open stream for this long gets GOAWAY and is closed.
+    let maxIdleTime: Duration
     let onBound: @Sendable (Int) async -> Void
     let connections = ConnectionTracker()
 
     init(
         settings: GRPCProxySettings, address: ListenAddress, group: any EventLoopGroup, gracePeriod: Duration,
-        maxHeaderListSize: Int, onBound: @escaping @Sendable (Int) async -> Void
+        maxHeaderListSize: Int, maxIdleTime: Duration, onBound: @escaping @Sendable (Int) async -> Void
     ) {
         self.settings = settings
         self.address = address
         self.group = group
         self.gracePeriod = gracePeriod
         self.maxHeaderListSize = maxHeaderListSize
+        self.maxIdleTime = maxIdleTime
         self.onBound = onBound
     }
 
@@ -50,6 +53,7 @@ final class GRPCListener: Service, Sendable {
         let settings = self.settings
         let connections = self.connections
         let grace = TimeAmount.nanoseconds(gracePeriod.nanoseconds)
+        let idle = TimeAmount.nanoseconds(maxIdleTime.nanoseconds)
         var http2 = NIOHTTP2Handler.ConnectionConfiguration()
         http2.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
@@ -66,7 +70,7 @@ final class GRPCListener: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let management = NIOHTTP2ServerConnectionManagementHandler(
                         eventLoop: channel.eventLoop,
-                        configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: grace, keepalive: nil))
+                        configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: grace, keepalive: nil))
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: .init(),
                         streamDelegate: management.http2StreamDelegate,

@@ -357,6 +357,16 @@ public enum ConfigValidator {
                 bound[key] = "gateways.\(name).\(kind)"
             }
         }
+
+        // client timeouts
+        let timeouts = [
+            ("clientIdleTimeout", config.limits.clientIdleTimeout),
+            ("clientHeaderTimeout", config.limits.clientHeaderTimeout),
+            ("clientBodyTimeout", config.limits.clientBodyTimeout),
+        ]
+        for (key, value) in timeouts where value.duration <= .zero {
+            problems.append(.init(["limits", .key(key)], "must be longer than zero"))
+        }
         return problems
     }
 }

@@ -45,21 +45,37 @@ public enum UpstreamProtocol: String, Codable, Sendable, CaseIterable {
 
 /// Limits shared by every gateway.
 ///
-/// Keys: `maxRequestBodySize` (default 1MiB; larger bodies get 413), `maxHeaderSize` (default 16KiB).
+/// Keys: `maxRequestBodySize` (default 1MiB; larger bodies get 413), `maxHeaderSize` (default 16KiB),
+/// and how long a client may take (nginx's `keepalive_timeout`, `client_header_timeout` and
+/// `client_body_timeout`): `clientIdleTimeout` (default 75s; a connection with no request in
+/// progress is closed), `clientHeaderTimeout` (default 30s, from a request head's first byte to its
+/// end; then 408) and `clientBodyTimeout` (default 60s between two reads of a request body; then 408).
 public struct LimitsConfig: Codable, Sendable {
     public var maxRequestBodySize: ByteSize
     public var maxHeaderSize: ByteSize
+    public var clientIdleTimeout: ConfigDuration
+    public var clientHeaderTimeout: ConfigDuration
+    public var clientBodyTimeout: ConfigDuration
 
-    public init(maxRequestBodySize: ByteSize = .init(bytes: 1 << 20), maxHeaderSize: ByteSize = .init(bytes: 16 << 10))
-    {
+    public init(
+        maxRequestBodySize: ByteSize = .init(bytes: 1 << 20), maxHeaderSize: ByteSize = .init(bytes: 16 << 10),
+        clientIdleTimeout: ConfigDuration = .seconds(75), clientHeaderTimeout: ConfigDuration = .seconds(30),
+        clientBodyTimeout: ConfigDuration = .seconds(60)
+    ) {
         self.maxRequestBodySize = maxRequestBodySize
         self.maxHeaderSize = maxHeaderSize
+        self.clientIdleTimeout = clientIdleTimeout
+        self.clientHeaderTimeout = clientHeaderTimeout
+        self.clientBodyTimeout = clientBodyTimeout
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         maxRequestBodySize = try c.value(.maxRequestBodySize, or: .init(bytes: 1 << 20))
         maxHeaderSize = try c.value(.maxHeaderSize, or: .init(bytes: 16 << 10))
+        clientIdleTimeout = try c.value(.clientIdleTimeout, or: .seconds(75))
+        clientHeaderTimeout = try c.value(.clientHeaderTimeout, or: .seconds(30))
+        clientBodyTimeout = try c.value(.clientBodyTimeout, or: .seconds(60))
     }
 }
 
@@ -164,5 +180,27 @@ extension ListenerConfig {
         try c.encode(listen, forKey: .listen)
         try c.encode(admin, forKey: .admin)
         try c.encode(gracePeriod, forKey: .gracePeriod)
+    }
+}
+
+/// How long a client may take, from `limits` (each gateway's listener applies what its protocol allows).
+public struct ClientTimeouts: Sendable, Equatable {
+    /// A connection with no request in progress is closed after this.
+    public var idle: Duration
+    /// A request head must arrive within this from its first byte.
+    public var header: Duration
+    /// The longest gap between two reads of a request body.
+    public var body: Duration
+
+    public init(idle: Duration, header: Duration, body: Duration) {
+        self.idle = idle
+        self.header = header
+        self.body = body
+    }
+
+    public init(_ limits: LimitsConfig) {
+        self.init(
+            idle: limits.clientIdleTimeout.duration, header: limits.clientHeaderTimeout.duration,
+            body: limits.clientBodyTimeout.duration)
     }
 }

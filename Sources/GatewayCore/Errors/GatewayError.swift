@@ -24,6 +24,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case permissionDenied = "permission_denied"
             case notFound = "not_found"
             case methodNotAllowed = "method_not_allowed"
+            case requestTimeout = "request_timeout"
             case payloadTooLarge = "payload_too_large"
             case unsupportedMediaType = "unsupported_media_type"
             case rateLimited = "rate_limited"
@@ -44,6 +45,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         public static let permissionDenied = Code(.permissionDenied)
         public static let notFound = Code(.notFound)
         public static let methodNotAllowed = Code(.methodNotAllowed)
+        /// The client took too long to send its request (`limits.clientHeaderTimeout`,
+        /// `clientBodyTimeout`): 408.
+        public static let requestTimeout = Code(.requestTimeout)
         public static let payloadTooLarge = Code(.payloadTooLarge)
         public static let unsupportedMediaType = Code(.unsupportedMediaType)
         public static let rateLimited = Code(.rateLimited)
@@ -72,6 +76,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .permissionDenied: return 403
             case .notFound: return 404
             case .methodNotAllowed: return 405
+            case .requestTimeout: return 408
             case .payloadTooLarge: return 413
             case .unsupportedMediaType: return 415
             case .rateLimited: return 429
@@ -91,6 +96,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case 403: self = .permissionDenied
             case 404: self = .notFound
             case 405: self = .methodNotAllowed
+            case 408: self = .requestTimeout
             case 413: self = .payloadTooLarge
             case 415: self = .unsupportedMediaType
             case 429: self = .rateLimited
@@ -113,7 +119,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .unsupportedMediaType: return 3
             case .upstreamConnectFailed, .upstreamError, .noHealthyUpstream, .unavailable, .circuitOpen:
                 return 14  // UNAVAILABLE
-            case .upstreamTimeout: return 4  // DEADLINE_EXCEEDED
+            case .upstreamTimeout, .requestTimeout: return 4  // DEADLINE_EXCEEDED
             case .internalError: return 13  // INTERNAL
             }
         }
@@ -128,7 +134,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .unavailable: return 1001
             case .circuitOpen: return 1013  // Try Again Later
             case .upstreamConnectFailed, .upstreamError, .noHealthyUpstream, .upstreamTimeout: return 1014
-            case .notFound, .methodNotAllowed: return 1008
+            case .notFound, .methodNotAllowed, .requestTimeout: return 1008
             case .internalError: return 1011
             }
         }
@@ -141,6 +147,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .permissionDenied: return "Forbidden"
             case .notFound: return "Not Found"
             case .methodNotAllowed: return "Method Not Allowed"
+            case .requestTimeout: return "Request Timeout"
             case .payloadTooLarge: return "Content Too Large"
             case .unsupportedMediaType: return "Unsupported Media Type"
             case .rateLimited: return "Too Many Requests"

@@ -54,18 +54,19 @@ extension FastProxyHandler {
 
     // MARK: the gateway's own answers
 
-    /// A head that cannot be parsed (or is too large): 400 with a problem body, then close. No
-    /// exchange exists; the answer is counted under `unmatched`.
-    func refuseHead(_ message: String) {
+    /// A head that cannot be parsed (or is too large, or too slow to arrive): 400 (or `code`'s status)
+    /// with a problem body, then close. No exchange exists; the answer is counted under `unmatched`.
+    func refuseHead(_ message: String, code: GatewayError.Code = .badRequest) {
         guard let context, !closed else { return }
-        let error = GatewayError(.badRequest, message)
+        let error = GatewayError(code, message)
         let requestID = RequestID.generate()
+        let status = HTTPResponseStatus(statusCode: code.httpStatus)
         var out = context.channel.allocator.buffer(capacity: 512)
         Self.writeAnswer(
-            status: .badRequest, body: error.problemDetails(requestID: requestID),
+            status: status, body: error.problemDetails(requestID: requestID),
             headers: [("content-type", GatewayError.problemContentType)], requestID: requestID, close: true,
             isHEAD: false, into: &out)
-        shared.metrics.record(route: "unmatched", status: "400", duration: .zero)
+        shared.metrics.record(route: "unmatched", status: "\(status.code)", duration: .zero)
         writeClient(out)
         closeAfterWriting()
     }
@@ -161,6 +162,8 @@ extension FastProxyHandler {
             closeAfterWriting()
             return
         }
+        idleSince = .now()
+        armClientTimer()
         resumeHeld()
     }
 }

@@ -57,6 +57,13 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The connection's deadline timer and when it fires (FastProxyHandler+Upstream.swift).
     var deadlineTimer: Scheduled<Void>?
     var deadlineTimerAt: NIODeadline?
+    /// The client timer (FastProxyHandler+ClientTimeouts.swift): since when the connection has had no
+    /// request, since when the current head has been arriving, when a body byte last came.
+    var clientTimer: Scheduled<Void>?
+    var clientTimerAt: NIODeadline?
+    var idleSince = NIODeadline.now()
+    var headSince: NIODeadline?
+    var lastBodyRead = NIODeadline.now()
     /// The forwarding headers of the connection's client, kept while the client stays the same.
     var forwarding: (client: ForwardedClient, headers: [(String, String)])?
 
@@ -73,9 +80,14 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         peer = context.channel.remoteAddress?.ipAddress
+        idleSince = .now()
+        armClientTimer()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        cancelClientTimer()
+    }
 
     // MARK: reading
 
@@ -88,6 +100,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         consume(&buffer, context: context)
         if buffer.readableBytes > 0 && !closed && self.context != nil { hold(buffer, context: context) }
+        clientProgressed()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -161,6 +174,10 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard off != readingOff, let context else { return }
         readingOff = off
         context.channel.setOption(ChannelOptions.autoRead, value: !off).whenComplete { _ in }
+        if !off {
+            lastBodyRead = .now()  // The body timeout counts from when reading resumed.
+            armClientTimer()
+        }
     }
 
     /// After a response: handles held bytes (the next pipelined request), on the next loop tick so it
@@ -177,6 +194,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.held = nil
             self.consume(&buffer, context: context)
             if buffer.readableBytes > 0 && !self.closed && self.context != nil { self.hold(buffer, context: context) }
+            self.clientProgressed()
             self.flushUpstream()
             self.flushClient()
         }
@@ -369,6 +387,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        cancelClientTimer()
         deadlineTimer?.cancel()
         deadlineTimer = nil
         if let exchange, exchange.phase != .finished {

@@ -8,6 +8,7 @@
 // Per idle connection, hummingbird-websocket's task-based handler kept about a dozen suspended tasks
 // (Hummingbird's connection task, the WebSocket handler's group, reader, pinger, writer…): ~40 KiB
 // each, and with permessage-deflate both zlib streams besides; see docs/benchmarks.md.
+import GatewayCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -44,15 +45,19 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
     private let upgradeResponder: RouterResponder<WebSocketGatewayContext>
     private let maxFrameSize: Int
     private let runtime: WebSocketRuntime
+    /// limits.clientHeaderTimeout bounds the wait for the first request head (the handshake);
+    /// clientIdleTimeout closes plain HTTP connections with no request in progress.
+    private let clientTimeouts: ClientTimeouts
 
     init(
         responder: @escaping HTTPChannelHandler.Responder, upgradeResponder: RouterResponder<WebSocketGatewayContext>,
-        maxFrameSize: Int, runtime: WebSocketRuntime
+        maxFrameSize: Int, runtime: WebSocketRuntime, clientTimeouts: ClientTimeouts
     ) {
         self.responder = Self.redirectingUpgrades(responder)
         self.upgradeResponder = upgradeResponder
         self.maxFrameSize = maxFrameSize
         self.runtime = runtime
+        self.clientTimeouts = clientTimeouts
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -85,7 +90,8 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        try sync.addHandler(
+                            HTTPConnectionStateHandler(idleTimeout: clientTimeouts.idle, logger: logger))
                         let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true))
@@ -99,6 +105,11 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.enableResponseHeaderValidation = false  // swift-http-types validates
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: pipeline)
+            // A client that opens a connection and never finishes its first head is closed (slowloris).
+            let handshakeTimer = channel.eventLoop.scheduleTask(
+                in: .nanoseconds(clientTimeouts.header.nanoseconds)
+            ) { channel.close(promise: nil) }
+            result.whenComplete { _ in handshakeTimer.cancel() }
             return Value(upgradeResult: result, channel: channel)
         }
     }

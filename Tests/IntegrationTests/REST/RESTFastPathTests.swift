@@ -34,7 +34,7 @@ struct RESTFastPathTests {
         defer { Task { await gateway.stop() } }
         // Three requests in one write: byte level, then a transformed one (the codec path takes the
         // connection over from its first byte), then byte level again on the codec path.
-        let text = try RawSocket.exchange(
+        let text = try await RawSocket.exchange(
             port: gateway.port,
             "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\nGET /shaped/two HTTP/1.1\r\nHost: x\r\n\r\n"
                 + "GET /echo/three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
@@ -61,7 +61,7 @@ struct RESTFastPathTests {
                 """)
         defer { Task { await gateway.stop() } }
         // A chunked body with an extension, passed through and de-chunked only by the service.
-        let chunked = try RawSocket.exchange(
+        let chunked = try await RawSocket.exchange(
             port: gateway.port,
             "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                 + "5;note=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", untilClosed: true)
@@ -71,7 +71,7 @@ struct RESTFastPathTests {
         // `Connection: content-length` must not strip the length from a body passed on as it came:
         // the service sees one request with its whole body, never the GET inside it.
         let smuggle = "GET /echo/hidden HTTP/1.1\r\nHost: x\r\n\r\n"
-        let listed = try RawSocket.exchange(
+        let listed = try await RawSocket.exchange(
             port: gateway.port,
             "POST /echo/outer HTTP/1.1\r\nHost: x\r\nConnection: content-length, close\r\n"
                 + "Content-Length: \(smuggle.utf8.count)\r\n\r\n\(smuggle)", untilClosed: true)
@@ -79,14 +79,14 @@ struct RESTFastPathTests {
         #expect(listed.contains(#""bodyBytes":\#(smuggle.utf8.count)"#))
         #expect(!listed.contains("hidden"))
         // A length-framed body split across the head's packet, then a second request on the connection.
-        let twoRequests = try RawSocket.exchange(
+        let twoRequests = try await RawSocket.exchange(
             port: gateway.port,
             "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /echo/b HTTP/1.1\r\nHost: x\r\n"
                 + "Connection: close\r\n\r\n", untilClosed: true)
         #expect(twoRequests.components(separatedBy: "HTTP/1.1 200").count == 3)
         #expect(twoRequests.contains(#""bodyBytes":3"#))
         // HEAD: a length but no body, and the connection carries on.
-        let head = try RawSocket.exchange(
+        let head = try await RawSocket.exchange(
             port: gateway.port,
             "HEAD /echo/h HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/after-head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             untilClosed: true)
@@ -94,20 +94,20 @@ struct RESTFastPathTests {
         #expect(head.components(separatedBy: "HTTP/1.1 ").count == 3)
         #expect(head.contains(#""path":"\/echo\/after-head""#))
         // HTTP/1.0 goes to the codec path and is answered in HTTP/1.0.
-        let old = try RawSocket.exchange(port: gateway.port, "GET /echo/old HTTP/1.0\r\n\r\n", untilClosed: true)
+        let old = try await RawSocket.exchange(port: gateway.port, "GET /echo/old HTTP/1.0\r\n\r\n", untilClosed: true)
         #expect(old.hasPrefix("HTTP/1.0 200"))
         // A head larger than the limit, a bare LF, an obs-fold: 400 and the connection closed.
         let huge = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 70_000))\r\n\r\n"
-        #expect(try RawSocket.exchange(port: gateway.port, huge, untilClosed: true).hasPrefix("HTTP/1.1 400"))
-        let bareLF = try RawSocket.exchange(
+        #expect(try await RawSocket.exchange(port: gateway.port, huge, untilClosed: true).hasPrefix("HTTP/1.1 400"))
+        let bareLF = try await RawSocket.exchange(
             port: gateway.port, "GET /echo HTTP/1.1\nHost: x\r\n\r\n", untilClosed: true)
         #expect(bareLF.hasPrefix("HTTP/1.1 400"))
-        let folded = try RawSocket.exchange(
+        let folded = try await RawSocket.exchange(
             port: gateway.port, "GET /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  2\r\n\r\n", untilClosed: true)
         #expect(folded.hasPrefix("HTTP/1.1 400"))
         #expect(folded.contains("application/problem+json"))
         // A malformed chunked body after a good start: 400, closed.
-        let badChunk = try RawSocket.exchange(
+        let badChunk = try await RawSocket.exchange(
             port: gateway.port,
             "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
             untilClosed: true)
@@ -121,7 +121,7 @@ struct RESTFastPathTests {
         // below only tells "moved" from "20 s", with room for a loaded machine.
         try await RESTGatewayTests.withGateway { gateway, _ in
             let start = ContinuousClock.now
-            let text = try RawSocket.exchange(
+            let text = try await RawSocket.exchange(
                 port: gateway.port,
                 "GET /echo/first HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 untilClosed: true)
@@ -164,7 +164,7 @@ struct RESTFastPathTests {
         // The client connection closes after a body that ended with the upstream's close (the
         // socket's 15 s receive timeout would end the read otherwise).
         let started = ContinuousClock.now
-        let untilClose = try RawSocket.exchange(
+        let untilClose = try await RawSocket.exchange(
             port: gateway.port, "GET /until-close HTTP/1.1\r\nHost: x\r\n\r\n", untilClosed: true)
         #expect(ContinuousClock.now - started < .seconds(3))
         #expect(untilClose.hasPrefix("HTTP/1.1 200 OK\r\n"))
@@ -188,18 +188,18 @@ struct RESTFastPathTests {
         // reused (the next answer is the right one, from a new connection).
         let beforeExtra = upstream.connections
         #expect(try await RESTGatewayTests.get("\(gateway.baseURL)/no-content-and-more").status == 204)
-        let afterExtra = try RawSocket.exchange(
+        let afterExtra = try await RawSocket.exchange(
             port: gateway.port, "GET /interim HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
         #expect(afterExtra.hasPrefix("HTTP/1.1 200 OK\r\n") && afterExtra.hasSuffix("\r\n\r\nok"))
         #expect(upstream.connections > beforeExtra)
         // Transfer-Encoding wins and the Content-Length beside it is not passed on (RFC 9112 §6.3).
-        let both = try RawSocket.exchange(
+        let both = try await RawSocket.exchange(
             port: gateway.port, "GET /length-and-chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             untilClosed: true)
         #expect(!both.lowercased().contains("content-length"))
         #expect(both.hasSuffix("3\r\nabc\r\n0\r\n\r\n"))
         // A status line without a reason phrase keeps the space after the code.
-        let noReason = try RawSocket.exchange(
+        let noReason = try await RawSocket.exchange(
             port: gateway.port, "GET /no-reason HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
         #expect(noReason.hasPrefix("HTTP/1.1 200 \r\n"))
 

@@ -210,9 +210,9 @@ struct RESTGatewayTests {
 
     @Test func malformedHTTPGetsA400AndTheProcessSurvives() async throws {
         try await Self.withGateway { gateway, _ in
-            let garbage = try RawSocket.exchange(port: gateway.port, "THIS IS NOT HTTP\r\n\r\n")
+            let garbage = try await RawSocket.exchange(port: gateway.port, "THIS IS NOT HTTP\r\n\r\n")
             #expect(garbage.hasPrefix("HTTP/1.1 400"))
-            let smuggled = try RawSocket.exchange(
+            let smuggled = try await RawSocket.exchange(
                 port: gateway.port,
                 "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
             #expect(smuggled.hasPrefix("HTTP/1.1 400"))
@@ -223,7 +223,7 @@ struct RESTGatewayTests {
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await Self.withGateway { gateway, _ in
             // Three requests in one write; the slow one in the middle must not let the third overtake it.
-            let text = try RawSocket.exchange(
+            let text = try await RawSocket.exchange(
                 port: gateway.port,
                 "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\nGET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n"
                     + "GET /echo/three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
@@ -313,7 +313,14 @@ enum RawSocket {
         return fd
     }
 
-    static func exchange(port: Int, _ text: String, untilClosed: Bool = false) throws -> String {
+    /// Sends `text` and reads the answer (until the gateway closes, with `untilClosed`). The blocking
+    /// reads run on a thread of their own: on the cooperative pool (2 threads here) two of them waiting
+    /// for a gateway that calls an in-process test service would starve that service.
+    static func exchange(port: Int, _ text: String, untilClosed: Bool = false) async throws -> String {
+        try await offPool { try blockingExchange(port: port, text, untilClosed: untilClosed) }
+    }
+
+    private static func blockingExchange(port: Int, _ text: String, untilClosed: Bool) throws -> String {
         let fd = try connect(port: port)
         defer { close(fd) }
         _ = text.withCString { send(fd, $0, strlen($0), 0) }

@@ -30,7 +30,7 @@ final class TestRedis: Sendable {
         let redis = TestRedis(reservation: reservation, process: process)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if (try? RawSocket.exchange(port: port, "PING\r\n"))?.hasPrefix("+PONG") == true { return redis }
+            if (try? await RawSocket.exchange(port: port, "PING\r\n"))?.hasPrefix("+PONG") == true { return redis }
             try await Task.sleep(for: .milliseconds(50))
         }
         redis.stop()

@@ -12,41 +12,41 @@ import Testing
 @Suite("WebSocket handshake", .serialized)
 struct WebSocketHandshakeTests {
     /// A raw upgrade request; the first bytes of the answer (the head of a 101, or a whole refusal).
-    static func upgrade(port: Int, headers: [String]) throws -> String {
+    static func upgrade(port: Int, headers: [String]) async throws -> String {
         let lines =
             [
                 "GET /ws HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
             ] + headers
-        return try RawSocket.exchange(port: port, lines.joined(separator: "\r\n") + "\r\n\r\n")
+        return try await RawSocket.exchange(port: port, lines.joined(separator: "\r\n") + "\r\n\r\n")
     }
 
     @Test func originsAndSubprotocols() async throws {
         let keys = WebSocketGatewayTests.websocketKeys(
             "    allowedOrigins: [\"https://app.example\", \"ws://127.0.0.1\"]\n    subprotocols: [chat.v2, chat.v1]\n")
         try await WebSocketGatewayTests.withGateway(edit: keys) { gateway, _ in
-            let foreign = try Self.upgrade(port: gateway.port, headers: ["Origin: https://evil.example"])
+            let foreign = try await Self.upgrade(port: gateway.port, headers: ["Origin: https://evil.example"])
             #expect(foreign.hasPrefix("HTTP/1.1 403"))
             #expect(foreign.contains(#""code":"permission_denied""#))
             #expect(foreign.contains("https://evil.example"))
 
             // The client's order of preference wins among those the gateway speaks.
-            let chosen = try Self.upgrade(
+            let chosen = try await Self.upgrade(
                 port: gateway.port,
                 headers: ["Origin: https://app.example", "Sec-WebSocket-Protocol: chat.v3, chat.v1, chat.v2"])
             #expect(chosen.hasPrefix("HTTP/1.1 101"))
             #expect(chosen.lowercased().contains("sec-websocket-protocol: chat.v1\r\n"))
 
-            let unknown = try Self.upgrade(port: gateway.port, headers: ["Sec-WebSocket-Protocol: chat.v3"])
+            let unknown = try await Self.upgrade(port: gateway.port, headers: ["Sec-WebSocket-Protocol: chat.v3"])
             #expect(unknown.hasPrefix("HTTP/1.1 400"))
             #expect(unknown.contains("chat.v2, chat.v1"))
 
             // No Origin (not a browser) and no subprotocol offered: accepted, none chosen.
-            let plain = try Self.upgrade(port: gateway.port, headers: [])
+            let plain = try await Self.upgrade(port: gateway.port, headers: [])
             #expect(plain.hasPrefix("HTTP/1.1 101"))
             #expect(!plain.lowercased().contains("sec-websocket-protocol"))
 
-            let fromApp = try Self.upgrade(port: gateway.port, headers: ["Origin: https://app.example"])
+            let fromApp = try await Self.upgrade(port: gateway.port, headers: ["Origin: https://app.example"])
             #expect(fromApp.hasPrefix("HTTP/1.1 101"), "\(fromApp)")
             // swift-websocket's client sends its URL's scheme and host as the origin (ws://127.0.0.1 here) by itself.
             try await WebSocketGatewayTests.connect("ws://127.0.0.1:\(gateway.port)/ws") { messages, outbound in
@@ -77,7 +77,7 @@ struct WebSocketHandshakeTests {
             edit: WebSocketGatewayTests.websocketKeys("    maxMessageSize: 16KiB\n")
         ) {
             gateway, demo in
-            let offered = try Self.upgrade(
+            let offered = try await Self.upgrade(
                 port: gateway.port, headers: ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"])
             #expect(offered.hasPrefix("HTTP/1.1 101"))
             #expect(offered.lowercased().contains("sec-websocket-extensions: permessage-deflate"))
@@ -125,7 +125,7 @@ struct WebSocketHandshakeTests {
     @Test func compressionCanBeTurnedOff() async throws {
         let keys = WebSocketGatewayTests.websocketKeys("    compression: { enabled: false }\n")
         try await WebSocketGatewayTests.withGateway(edit: keys) { gateway, _ in
-            let offered = try Self.upgrade(
+            let offered = try await Self.upgrade(
                 port: gateway.port, headers: ["Sec-WebSocket-Extensions: permessage-deflate"])
             #expect(offered.hasPrefix("HTTP/1.1 101"))
             #expect(!offered.lowercased().contains("sec-websocket-extensions"))
@@ -135,9 +135,9 @@ struct WebSocketHandshakeTests {
     @Test func anAPIKeyAtTheHandshakeIsTheIdentity() async throws {
         let keys = WebSocketGatewayTests.websocketKeys("    auth: { require: apiKey }\n")
         try await WebSocketGatewayTests.withGateway(edit: keys) { gateway, _ in
-            let refused = try Self.upgrade(port: gateway.port, headers: ["X-API-Key: wrong"])
+            let refused = try await Self.upgrade(port: gateway.port, headers: ["X-API-Key: wrong"])
             #expect(refused.hasPrefix("HTTP/1.1 401"))
-            let accepted = try Self.upgrade(port: gateway.port, headers: ["X-API-Key: demo-key"])
+            let accepted = try await Self.upgrade(port: gateway.port, headers: ["X-API-Key: demo-key"])
             #expect(accepted.hasPrefix("HTTP/1.1 101"))
             try await WebSocketGatewayTests.connect(
                 "ws://127.0.0.1:\(gateway.port)/ws", headers: [HTTPField.Name("X-API-Key")!: "demo-key"]

@@ -70,14 +70,15 @@ struct WebSocketLimitsTests {
                 messages, outbound in
                 try await outbound.write(.text(#"{"action":"echo","data":"first"}"#))
                 #expect(WebSocketGatewayTests.text(try await messages.next()) == #"{"action":"echo","data":"first"}"#)
-                let second = try WebSocketHandshakeTests.upgrade(port: gateway.port, headers: ["X-API-Key: demo-key"])
+                let second = try await WebSocketHandshakeTests.upgrade(
+                    port: gateway.port, headers: ["X-API-Key: demo-key"])
                 #expect(second.hasPrefix("HTTP/1.1 429"))
                 #expect(second.contains(#""code":"rate_limited""#))
             }
             // Once the first has gone, the identity may connect again.
             #expect(
                 try await WebSocketGatewayTests.eventually {
-                    try WebSocketHandshakeTests.upgrade(port: gateway.port, headers: ["X-API-Key: demo-key"])
+                    try await WebSocketHandshakeTests.upgrade(port: gateway.port, headers: ["X-API-Key: demo-key"])
                         .hasPrefix("HTTP/1.1 101")
                 })
         }

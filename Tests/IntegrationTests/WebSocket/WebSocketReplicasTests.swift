@@ -209,7 +209,7 @@ struct WebSocketReplicasTests {
             #expect((try await back.next()["data"] as? [String: Any])?["offer"] as? Int == 42)
 
             // Redis drops the replicas' command connections: they connect again, and channels keep working.
-            let killed = try RawSocket.exchange(port: redis.port, "CLIENT KILL TYPE normal\r\n")
+            let killed = try await RawSocket.exchange(port: redis.port, "CLIENT KILL TYPE normal\r\n")
             #expect(killed.hasPrefix(":"))
             #expect(
                 try await WebSocketGatewayTests.eventually {

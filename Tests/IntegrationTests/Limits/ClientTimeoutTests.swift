@@ -1,0 +1,269 @@
+// limits.clientIdleTimeout, clientHeaderTimeout and clientBodyTimeout as a slow client sees them, on
+// every listener: real gateway processes, raw sockets that send part of a request (or nothing) and
+// then wait. A socket read gives up after 15 s, so a listener that never closes fails the test.
+import Foundation
+import Testing
+
+@Suite("Client timeouts", .serialized)
+struct ClientTimeoutTests {
+    static let limits = """
+        limits:
+          clientIdleTimeout: 1s
+          clientHeaderTimeout: 1s
+          clientBodyTimeout: 1s
+
+        """
+
+    static func restGateway(upstream: Int, http2: Bool = false, limits: String = limits) async throws -> GatewayProcess
+    {
+        try await GatewayProcess.start(
+            "rest",
+            configYAML: """
+                services:
+                  echo: { endpoints: ["http://127.0.0.1:\(upstream)"] }
+                \(limits)
+                gateways:
+                  rest:
+                    http2: \(http2)
+                    routes:
+                      - { name: echo, match: { prefix: /echo }, service: echo }
+                      - name: shaped
+                        match: { prefix: /shaped }
+                        service: echo
+                        rewrite: { stripPrefix: /shaped, addPrefix: /echo }
+                        transform: { response: { allow: [method, path], nest: data } }
+                """)
+    }
+
+    /// The demo configuration with one-second client timeouts.
+    static func demoYAML(_ demo: DemoServicesProcess) -> String {
+        TestConfig.yaml(demo: demo).replacingOccurrences(of: "limits:\n", with: limits)
+    }
+
+    @Test func restClosesAKeepAliveConnectionThatStaysIdle() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port)
+        defer { Task { await gateway.stop() } }
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        RawSocket.write(fd, "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n")
+        let (text, closed) = await RawSocket.readUntilClosed(fd)
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(closed, "the idle keep-alive connection was not closed")
+        #expect(!text.contains("408"))
+    }
+
+    @Test func restAnswers408ToAHeadThatDripsInTooSlowly() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port)
+        defer { Task { await gateway.stop() } }
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        // A header line every 200 ms: each byte is progress, but the head never ends. Bytes that
+        // arrive must not restart the header timeout.
+        RawSocket.write(fd, "GET /echo/slow HTTP/1.1\r\nHost: x\r\n")
+        let dripping = Task.detached {
+            for index in 0..<75 {
+                try await Task.sleep(for: .milliseconds(200))
+                if RawSocket.write(fd, "X-Slow-\(index): 1\r\n") <= 0 { return }
+            }
+        }
+        let (text, closed) = await RawSocket.readUntilClosed(fd)
+        dripping.cancel()
+        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout"))
+        #expect(text.contains(#""code":"request_timeout""#))
+        #expect(text.lowercased().contains("connection: close"))
+        #expect(closed)
+    }
+
+    @Test func restAnswers408WhenARequestBodyStalls() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port)
+        defer { Task { await gateway.stop() } }
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        RawSocket.write(fd, "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        let (text, closed) = await RawSocket.readUntilClosed(fd)
+        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout"))
+        #expect(text.contains("no request body byte arrived"))
+        #expect(closed)
+        // The gateway is still serving.
+        let after = try await RawSocket.exchange(
+            port: gateway.port, "GET /echo/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
+        #expect(after.hasPrefix("HTTP/1.1 200"))
+    }
+
+    @Test func aSlowButSteadyBodyIsNotCutOff() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(
+            upstream: upstream.port, limits: "limits:\n  clientBodyTimeout: 2s\n")
+        defer { Task { await gateway.stop() } }
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        // Sixteen bytes over about 4 s, one every 250 ms (from a thread of its own, so a loaded test
+        // process cannot stretch the gaps): longer than the body timeout in all, never a gap as long.
+        RawSocket.write(fd, "POST /echo/steady HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n")
+        let text = await RawSocket.offPool { () -> String in
+            for _ in 0..<16 {
+                usleep(250_000)
+                RawSocket.write(fd, "x")
+            }
+            return String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self)
+        }
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.contains(#""bodyBytes":16"#))
+    }
+
+    @Test func restCodecPathClosesAnIdleConnection() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port)
+        defer { Task { await gateway.stop() } }
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        // A transformed route moves the connection to the codec path.
+        RawSocket.write(fd, "GET /shaped/one HTTP/1.1\r\nHost: x\r\n\r\n")
+        let (text, closed) = await RawSocket.readUntilClosed(fd)
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.contains(#"{"data":{"#))
+        #expect(closed, "the idle connection on the codec path was not closed")
+    }
+
+    @Test func restHTTP2ClosesAConnectionWithNoStream() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port, http2: true)
+        defer { Task { await gateway.stop() } }
+        let (received, closed) = try await RawSocket.offPool { try Self.openHTTP2AndWait(port: gateway.port) }
+        #expect(received.count >= 9, "the server's SETTINGS frame came")
+        #expect(closed, "the idle HTTP/2 connection was not closed")
+    }
+
+    @Test func graphqlCloudEventsAndWebSocketListenersCloseIdleAndSlowClients() async throws {
+        let demo = try await DemoServicesProcess.start()
+        defer { Task { await demo.stop() } }
+        for name in ["graphql", "cloudevents", "websocket"] {
+            let gateway = try await GatewayProcess.start(name, configYAML: Self.demoYAML(demo))
+            // Connected, nothing sent.
+            let silent = try RawSocket.connect(port: gateway.port)
+            // Half a head (for the WebSocket gateway: half a handshake).
+            let partial = try RawSocket.connect(port: gateway.port)
+            RawSocket.write(partial, "GET / HTTP/1.1\r\nHost: x\r\n")
+            let (_, silentClosed) = await RawSocket.readUntilClosed(silent)
+            let (_, partialClosed) = await RawSocket.readUntilClosed(partial)
+            close(silent)
+            close(partial)
+            await gateway.stop()
+            #expect(silentClosed, "\(name): a connection that sent nothing was not closed")
+            #expect(partialClosed, "\(name): a connection with half a head was not closed")
+        }
+    }
+
+    @Test func grpcSendsGoAwayToAConnectionWithNoStream() async throws {
+        let demo = try await DemoServicesProcess.start()
+        defer { Task { await demo.stop() } }
+        let gateway = try await GatewayProcess.start("grpc", configYAML: Self.demoYAML(demo))
+        defer { Task { await gateway.stop() } }
+        let (received, closed) = try await RawSocket.offPool { try Self.openHTTP2AndWait(port: gateway.port) }
+        // A GOAWAY frame (type 7) among what the server sent before closing.
+        #expect(Self.frameTypes(received).contains(7), "no GOAWAY")
+        #expect(closed, "the idle gRPC connection was not closed")
+    }
+
+    /// Opens a prior-knowledge HTTP/2 connection (preface and an empty SETTINGS frame) as a well-behaved
+    /// client that opens no stream: it acknowledges SETTINGS and answers PINGs (a graceful GOAWAY
+    /// waits for a PING's answer), and reads until the server closes or a read waits 15 s.
+    static func openHTTP2AndWait(port: Int) throws -> ([UInt8], Bool) {
+        let fd = try RawSocket.connect(port: port)
+        defer { close(fd) }
+        RawSocket.write(fd, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        sendFrame(fd, type: 4, flags: 0, payload: [])
+        var received: [UInt8] = []
+        var answered = 0
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { return (received, count == 0 || errno == ECONNRESET) }
+            received += buffer[0..<count]
+            // Answer the complete frames not answered yet.
+            var index = 0
+            var frame = 0
+            while index + 9 <= received.count {
+                let length = Int(received[index]) << 16 | Int(received[index + 1]) << 8 | Int(received[index + 2])
+                guard index + 9 + length <= received.count else { break }
+                if frame >= answered {
+                    let type = received[index + 3]
+                    let flags = received[index + 4]
+                    if type == 4 && flags & 1 == 0 { sendFrame(fd, type: 4, flags: 1, payload: []) }
+                    if type == 6 && flags & 1 == 0 {
+                        sendFrame(fd, type: 6, flags: 1, payload: Array(received[(index + 9)..<(index + 9 + length)]))
+                    }
+                    answered = frame + 1
+                }
+                frame += 1
+                index += 9 + length
+            }
+        }
+    }
+
+    static func sendFrame(_ fd: Int32, type: UInt8, flags: UInt8, payload: [UInt8]) {
+        let bytes =
+            [UInt8(payload.count >> 16 & 0xff), UInt8(payload.count >> 8 & 0xff), UInt8(payload.count & 0xff)]
+            + [type, flags, 0, 0, 0, 0] + payload
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// The frame types in a run of HTTP/2 frames.
+    static func frameTypes(_ bytes: [UInt8]) -> [UInt8] {
+        var types: [UInt8] = []
+        var index = 0
+        while index + 9 <= bytes.count {
+            let length = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
+            types.append(bytes[index + 3])
+            index += 9 + length
+        }
+        return types
+    }
+}
+
+extension RawSocket {
+    @discardableResult
+    static func write(_ fd: Int32, _ text: String) -> Int {
+        text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until the peer closes (true) or a read times out (false).
+    static func readBytesUntilClosed(_ fd: Int32) -> ([UInt8], Bool) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var received: [UInt8] = []
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return (received, true) }
+            if count < 0 { return (received, errno == ECONNRESET) }
+            received += buffer[0..<count]
+        }
+    }
+
+    /// Reads until the peer closes, on a thread of its own: the blocking reads wait for seconds, and
+    /// the cooperative pool (2 threads here) also runs the in-process services other tests call.
+    static func readUntilClosed(_ fd: Int32) async -> (String, Bool) {
+        let (bytes, closed) = await offPool { readBytesUntilClosed(fd) }
+        return (String(decoding: bytes, as: UTF8.self), closed)
+    }
+
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
+    }
+}
