@@ -4,6 +4,7 @@
 // byte-level path gives such heads 408 after `clientHeaderTimeout` instead), and one whose request
 // body has had no part for `clientBodyTimeout`. Hand-written: NIO's IdleStateHandler does not know
 // when a request is in progress, and Hummingbird's HTTPConnectionStateHandler works on HTTPTypes parts.
+// Also on each HTTP/2 stream, where it holds the request body to clientBodyTimeout.
 import GatewayCore
 import NIOCore
 import NIOHTTP1
@@ -73,11 +74,14 @@ final class HTTP1ClientIdleHandler: ChannelDuplexHandler, RemovableChannelHandle
             self.timer = nil
             self.timerAt = nil
             guard let at = self.deadline else { return }
-            if NIODeadline.now() >= at {
-                context.close(promise: nil)
-            } else {
-                self.arm(context)
+            if NIODeadline.now() < at { return self.arm(context) }
+            // Reading paused by the gateway (an auth decision, the service not taking the body, a full
+            // pipelining queue) is not the client's delay: count again from now.
+            if (try? context.channel.syncOptions?.getOption(ChannelOptions.autoRead)) == false {
+                self.lastActivity = .now()
+                return self.arm(context)
             }
+            context.close(promise: nil)
         }
     }
 

@@ -33,6 +33,8 @@ final class RESTGatewayShared: Sendable {
     let logger: Logger
     let accessLog: Bool
     let maxBodyBytes: Int
+    /// The largest request head (request line and header fields), from limits.maxHeaderSize.
+    let maxHeadBytes: Int
     /// How long a client may take (limits.clientIdleTimeout, clientHeaderTimeout, clientBodyTimeout).
     let clientTimeouts: ClientTimeouts
     let identityHeaders: IdentityHeadersConfig
@@ -82,6 +84,7 @@ final class RESTGatewayShared: Sendable {
         accessLog = env.config.observability.accessLog
         maxBodyBytes = env.config.limits.maxRequestBodySize.bytes
         clientTimeouts = ClientTimeouts(env.config.limits)
+        maxHeadBytes = env.config.limits.maxHeaderSize.bytes
         identityHeaders = env.config.auth.identityHeaders
         compression = env.config.gateways.rest.compression
         trustedProxies = env.config.gateways.rest.trustedProxies

@@ -4,6 +4,7 @@
 // h2c). Each HTTP/2 stream gets the same proxy handler as an HTTP/1.1 connection, behind NIOHTTP2's
 // HTTP/1 codec. The preface detection is hand-written: NIO has no server-side h2c detector.
 import GatewayCore
+import GatewayHTTP
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -15,6 +16,10 @@ enum RESTListenerPipeline {
     static func configure(_ channel: any Channel, shared box: RESTSharedBox) throws {
         let current = box.current
         let sync = channel.pipeline.syncOperations
+        if current.tlsContext != nil || current.http2 {
+            // The TLS handshake and telling HTTP/2 from HTTP/1.1 come before any request timer.
+            try sync.addHandler(SetupDeadline(current.clientTimeouts.header))
+        }
         if let tls = current.tlsContext {
             try sync.addHandler(NIOSSLServerHandler(context: tls))
             if current.http2 {
@@ -41,28 +46,40 @@ enum RESTListenerPipeline {
     /// HTTP/1.1 on the byte-level data path, which hands the connection to `configureHTTP1`'s codec
     /// path when a request needs it (FastProxyHandler.swift).
     static func configureFastHTTP1(_ channel: any Channel, shared box: RESTSharedBox) throws {
+        SetupDeadline.remove(from: channel)
         try channel.pipeline.syncOperations.addHandler(FastProxyHandler(box: box))
     }
 
     static func configureHTTP1(_ channel: any Channel, shared box: RESTSharedBox) throws {
         // Outbound header validation is off: every header value sent was parsed by llhttp (which
         // refuses CR/LF) or checked by the proxy handler on the way in.
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = box.current.maxHeadBytes
+        limits.maxHeaderFieldSize = box.current.maxHeadBytes
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+            withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
         try channel.pipeline.syncOperations.addHandler(HTTP1ClientIdleHandler(timeouts: box.current.clientTimeouts))
         try addProxy(to: channel, shared: box)
     }
 
     static func configureHTTP2(_ channel: any Channel, shared box: RESTSharedBox) throws {
+        SetupDeadline.remove(from: channel)
+        let timeouts = box.current.clientTimeouts
+        // Closed with GOAWAY after clientIdleTimeout with no stream open; each stream's request body is
+        // held to clientBodyTimeout like an HTTP/1.1 one.
+        let idle = HTTP2IdleCloser(idle: timeouts.idle, goAway: true)
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init(),
+            streamDelegate: idle.streamDelegate(on: channel)
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try stream.pipeline.syncOperations.addHandler(HTTP1ClientIdleHandler(timeouts: timeouts))
                 try addProxy(to: stream, shared: box)
             }
         }
-        try channel.pipeline.syncOperations.addHandler(HTTP2ClientIdleHandler(idle: box.current.clientTimeouts.idle))
+        try channel.pipeline.syncOperations.addHandler(idle)
     }
 
     private static func addProxy(to channel: any Channel, shared box: RESTSharedBox) throws {
@@ -118,5 +135,34 @@ final class PriorKnowledgeSwitch: ChannelInboundHandler, RemovableChannelHandler
         buffered = nil
         context.fireChannelRead(wrapInboundOut(bytes))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// Closes a connection that has not finished its TLS handshake, or shown whether it speaks HTTP/2,
+/// within limits.clientHeaderTimeout of being accepted; removed when the HTTP handlers are installed.
+final class SetupDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(_ timeout: Duration) { self.timeout = .nanoseconds(timeout.nanoseconds) }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [context] in
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    static func remove(from channel: any Channel) {
+        let sync = channel.pipeline.syncOperations
+        if let handler = try? sync.handler(type: SetupDeadline.self) {
+            sync.removeHandler(handler, promise: nil)
+        }
     }
 }

@@ -13,6 +13,9 @@ struct ErrorModelTests {
         #expect(GatewayError.Code.upstreamTimeout.grpcStatus == 4)
         #expect(GatewayError.Code.unauthenticated.grpcStatus == 16)
         #expect(GatewayError.Code.payloadTooLarge.webSocketCloseCode == 1009)
+        #expect(GatewayError.Code.requestTimeout.httpStatus == 408)
+        #expect(GatewayError.Code.headersTooLarge.httpStatus == 431)
+        #expect(GatewayError.Code.headersTooLarge.title == "Request Header Fields Too Large")
     }
 
     @Test func statusesMapBackToCodes() {
@@ -20,6 +23,9 @@ struct ErrorModelTests {
         #expect(GatewayError.Code(httpStatus: 418) == .badRequest)
         #expect(GatewayError.Code(httpStatus: 504) == .upstreamTimeout)
         #expect(GatewayError.Code(httpStatus: 500) == .internalError)
+        // The gateway's own client-side codes are not what another party's 408 or 431 means.
+        #expect(GatewayError.Code(httpStatus: 408) == .badRequest)
+        #expect(GatewayError.Code(httpStatus: 431) == .badRequest)
         for code in [GatewayError.Code.badRequest, .notFound, .payloadTooLarge, .rateLimited, .upstreamTimeout] {
             #expect(GatewayError.Code(httpStatus: code.httpStatus) == code)
         }

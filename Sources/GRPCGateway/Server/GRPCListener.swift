@@ -2,6 +2,7 @@
 // channel per client stream. A `Service`: binds, reports the port, and on graceful shutdown stops
 // accepting, sends GOAWAY on every connection, lets open streams finish, then returns.
 import GatewayCore
+import GatewayHTTP
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -54,6 +55,7 @@ final class GRPCListener: Service, Sendable {
         let connections = self.connections
         let grace = TimeAmount.nanoseconds(gracePeriod.nanoseconds)
         let idle = TimeAmount.nanoseconds(maxIdleTime.nanoseconds)
+        let backstopIdle = maxIdleTime + gracePeriod
         var http2 = NIOHTTP2Handler.ConnectionConfiguration()
         http2.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
@@ -71,9 +73,13 @@ final class GRPCListener: Service, Sendable {
                     let management = NIOHTTP2ServerConnectionManagementHandler(
                         eventLoop: channel.eventLoop,
                         configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: grace, keepalive: nil))
+                    // grpc-swift's idle GOAWAY waits for a PING answer; this closes a client that never
+                    // gives one (or never sends its preface) once the grace period has passed too.
+                    let backstop = HTTP2IdleCloser(idle: backstopIdle, goAway: false)
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: .init(),
-                        streamDelegate: management.http2StreamDelegate,
+                        streamDelegate: backstop.streamDelegate(
+                            on: channel, forwardingTo: management.http2StreamDelegate),
                         inboundStreamInitializer: { stream in
                             stream.eventLoop.makeCompletedFuture {
                                 try stream.pipeline.syncOperations.addHandler(
@@ -81,6 +87,7 @@ final class GRPCListener: Service, Sendable {
                             }
                         })
                     try channel.pipeline.syncOperations.addHandler(management)
+                    try channel.pipeline.syncOperations.addHandler(backstop)
                     connections.add(channel)
                 }
             }

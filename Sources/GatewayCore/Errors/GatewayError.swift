@@ -25,6 +25,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case notFound = "not_found"
             case methodNotAllowed = "method_not_allowed"
             case requestTimeout = "request_timeout"
+            case headersTooLarge = "headers_too_large"
             case payloadTooLarge = "payload_too_large"
             case unsupportedMediaType = "unsupported_media_type"
             case rateLimited = "rate_limited"
@@ -48,6 +49,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         /// The client took too long to send its request (`limits.clientHeaderTimeout`,
         /// `clientBodyTimeout`): 408.
         public static let requestTimeout = Code(.requestTimeout)
+        /// A request head over `limits.maxHeaderSize`: 431.
+        public static let headersTooLarge = Code(.headersTooLarge)
         public static let payloadTooLarge = Code(.payloadTooLarge)
         public static let unsupportedMediaType = Code(.unsupportedMediaType)
         public static let rateLimited = Code(.rateLimited)
@@ -77,6 +80,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .notFound: return 404
             case .methodNotAllowed: return 405
             case .requestTimeout: return 408
+            case .headersTooLarge: return 431
             case .payloadTooLarge: return 413
             case .unsupportedMediaType: return 415
             case .rateLimited: return 429
@@ -96,7 +100,6 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case 403: self = .permissionDenied
             case 404: self = .notFound
             case 405: self = .methodNotAllowed
-            case 408: self = .requestTimeout
             case 413: self = .payloadTooLarge
             case 415: self = .unsupportedMediaType
             case 429: self = .rateLimited
@@ -115,7 +118,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .unauthenticated: return 16  // UNAUTHENTICATED
             case .permissionDenied: return 7  // PERMISSION_DENIED
             case .notFound, .methodNotAllowed: return 12  // UNIMPLEMENTED
-            case .payloadTooLarge, .rateLimited: return 8  // RESOURCE_EXHAUSTED
+            case .payloadTooLarge, .rateLimited, .headersTooLarge: return 8  // RESOURCE_EXHAUSTED
             case .unsupportedMediaType: return 3
             case .upstreamConnectFailed, .upstreamError, .noHealthyUpstream, .unavailable, .circuitOpen:
                 return 14  // UNAVAILABLE
@@ -127,7 +130,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         /// The WebSocket close code used when the error ends a connection.
         public var webSocketCloseCode: UInt16 {
             switch value {
-            case .payloadTooLarge: return 1009
+            case .payloadTooLarge, .headersTooLarge: return 1009
             case .unauthenticated, .permissionDenied: return 1008
             case .badRequest, .unsupportedMediaType: return 1007
             case .rateLimited: return 1008
@@ -148,6 +151,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case .notFound: return "Not Found"
             case .methodNotAllowed: return "Method Not Allowed"
             case .requestTimeout: return "Request Timeout"
+            case .headersTooLarge: return "Request Header Fields Too Large"
             case .payloadTooLarge: return "Content Too Large"
             case .unsupportedMediaType: return "Unsupported Media Type"
             case .rateLimited: return "Too Many Requests"

@@ -13,13 +13,17 @@ extension GatewayEnvironment {
         ObservabilityMiddleware(metrics: metrics, accessLog: config.observability.accessLog, logger: logger)
     }
 
-    /// The main listener's HTTP/1.1 server. Hummingbird closes a connection that has read no request part
+    /// The main listener's HTTP/1.1 server: header fields up to `limits.maxHeaderSize`. Hummingbird closes a connection that has read no request part
     /// for its idle timeout while no request is being answered: `limits.clientIdleTimeout` bounds idle
     /// keep-alive connections, heads that are slow to arrive and gaps in a request body alike (closed
     /// without a 408; the REST gateway's own listener tells the three apart).
     public var httpServer: HTTPServerBuilder {
         let idle = ClientTimeouts(config.limits).idle
-        return .http1(configuration: .init(idleTimeout: .nanoseconds(idle.nanoseconds)))
+        let headers = config.limits.maxHeaderSize.bytes
+        return .http1(
+            configuration: .init(
+                idleTimeout: .nanoseconds(idle.nanoseconds),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: headers, maxHeaderListSize: headers)))
     }
 
     /// Hummingbird settings of the main listener (`listen`, after command-line overrides).

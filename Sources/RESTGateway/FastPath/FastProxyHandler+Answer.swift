@@ -71,6 +71,12 @@ extension FastProxyHandler {
         closeAfterWriting()
     }
 
+    /// A head over limits.maxHeaderSize: 431, then close.
+    func refuseLargeHead(_ limit: Int) {
+        refuseHead(
+            "the request head is larger than \(ByteSize(bytes: limit)) (limits.maxHeaderSize)", code: .headersTooLarge)
+    }
+
     /// A request whose framing broke mid-body: answered when nothing was sent yet, closed either way.
     func failRequest(_ error: GatewayError, closeAfter: Bool = true) {
         guard let exchange else {

@@ -24,7 +24,8 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// A head larger than this is refused with 400 (NIO's llhttp limit is 80 KiB).
+    /// A response head larger than this is refused with 502 (a request head's limit is
+    /// limits.maxHeaderSize, answered with 431).
     static let maxHeadBytes = 64 << 10
     /// How much of later requests a connection may hold before reading pauses.
     static let pipelinedLimit = 64 << 10
@@ -116,12 +117,14 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .none:
                 guard exchange == nil else { return }  // Pipelined: waits for the response before it.
                 let start = buffer.readerIndex
+                let limit = shared.maxHeadBytes
                 guard let end = buffer.withUnsafeReadableBytes({ HTTP1RequestHeadParser.headEnd($0) }) else {
-                    if buffer.readableBytes > Self.maxHeadBytes { refuseHead("the request head is larger than 64 KiB") }
+                    if buffer.readableBytes > limit { refuseLargeHead(limit) }
                     return
                 }
-                guard end <= Self.maxHeadBytes else { return refuseHead("the request head is larger than 64 KiB") }
+                guard end <= limit else { return refuseLargeHead(limit) }
                 let headBytes = buffer.readSlice(length: end)!
+                headSince = nil  // The next head's time starts with its own first byte.
                 let parsed: HTTP1RequestHead
                 do {
                     parsed = try headBytes.withUnsafeReadableBytes { p throws(HTTP1ParseError) in

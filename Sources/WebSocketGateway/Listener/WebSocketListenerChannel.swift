@@ -63,10 +63,22 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let attempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            // A client that opens a connection and never finishes its first head is closed (slowloris).
+            // Only the client's part counts: the timer stops when the head has arrived, before auth
+            // and `$connect` run.
+            let handshakeTimer = NIOLoopBoundBox<Scheduled<Void>?>(
+                channel.eventLoop.scheduleTask(in: .nanoseconds(clientTimeouts.header.nanoseconds)) {
+                    channel.close(promise: nil)
+                }, eventLoop: channel.eventLoop)
+            let headArrived = {
+                handshakeTimer.value?.cancel()
+                handshakeTimer.value = nil
+            }
             let accepted = NIOLoopBoundBox<Accepted?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrameSize,
                 shouldUpgrade: { channel, head in
+                    headArrived()
                     attempted.value = true
                     return self.shouldUpgrade(head, channel: channel, logger: logger).map { result in
                         guard let (headers, value) = result else { return nil }
@@ -87,7 +99,8 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
             let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    headArrived()
+                    return channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try sync.addHandler(
@@ -105,11 +118,7 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.enableResponseHeaderValidation = false  // swift-http-types validates
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: pipeline)
-            // A client that opens a connection and never finishes its first head is closed (slowloris).
-            let handshakeTimer = channel.eventLoop.scheduleTask(
-                in: .nanoseconds(clientTimeouts.header.nanoseconds)
-            ) { channel.close(promise: nil) }
-            result.whenComplete { _ in handshakeTimer.cancel() }
+            result.whenComplete { _ in headArrived() }
             return Value(upgradeResult: result, channel: channel)
         }
     }

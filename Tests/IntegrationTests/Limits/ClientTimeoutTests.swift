@@ -27,6 +27,7 @@ struct ClientTimeoutTests {
                     http2: \(http2)
                     routes:
                       - { name: echo, match: { prefix: /echo }, service: echo }
+                      - { name: delay, match: { prefix: /delay }, service: echo }
                       - name: shaped
                         match: { prefix: /shaped }
                         service: echo
@@ -51,7 +52,7 @@ struct ClientTimeoutTests {
         let (text, closed) = await RawSocket.readUntilClosed(fd)
         #expect(text.hasPrefix("HTTP/1.1 200"))
         #expect(closed, "the idle keep-alive connection was not closed")
-        #expect(!text.contains("408"))
+        #expect(!text.contains("HTTP/1.1 408"))
     }
 
     @Test func restAnswers408ToAHeadThatDripsInTooSlowly() async throws {
@@ -118,6 +119,61 @@ struct ClientTimeoutTests {
         #expect(text.contains(#""bodyBytes":16"#))
     }
 
+    @Test func restRefusesAHeadOverMaxHeaderSizeWith431() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port, limits: "limits:\n  maxHeaderSize: 4KiB\n")
+        defer { Task { await gateway.stop() } }
+        let big = String(repeating: "a", count: 5000)
+        let refused = try await RawSocket.exchange(
+            port: gateway.port, "GET /echo/big HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n", untilClosed: true)
+        #expect(refused.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large"))
+        #expect(refused.contains(#""code":"headers_too_large""#))
+        #expect(refused.contains("larger than 4KiB (limits.maxHeaderSize)"))
+        // Refused as soon as the limit is passed, without waiting for the end of the head.
+        let endless = try await RawSocket.exchange(
+            port: gateway.port, "GET /echo/big HTTP/1.1\r\nHost: x\r\nX-Big: \(big)", untilClosed: true)
+        #expect(endless.hasPrefix("HTTP/1.1 431"))
+        let small = String(repeating: "a", count: 3000)
+        let fits = try await RawSocket.exchange(
+            port: gateway.port, "GET /echo/fits HTTP/1.1\r\nHost: x\r\nX-Big: \(small)\r\nConnection: close\r\n\r\n",
+            untilClosed: true)
+        #expect(fits.hasPrefix("HTTP/1.1 200"))
+        // On the codec path (after a transformed route) NIO's parser refuses it, with a plain 400.
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        let (first, second) = await RawSocket.offPool { () -> (String, String) in
+            RawSocket.write(fd, "GET /shaped/one HTTP/1.1\r\nHost: x\r\n\r\n")
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            let first = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+            RawSocket.write(fd, "GET /shaped/two HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n")
+            return (first, String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self))
+        }
+        #expect(first.hasPrefix("HTTP/1.1 200"))
+        #expect(second.hasPrefix("HTTP/1.1 400"))
+    }
+
+    @Test func graphqlRefusesAHeadOverMaxHeaderSize() async throws {
+        let demo = try await DemoServicesProcess.start()
+        defer { Task { await demo.stop() } }
+        let gateway = try await GatewayProcess.start(
+            "graphql",
+            configYAML: Self.demoYAML(demo).replacingOccurrences(
+                of: "limits:\n", with: "limits:\n  maxHeaderSize: 4KiB\n"))
+        defer { Task { await gateway.stop() } }
+        let big = String(repeating: "a", count: 5000)
+        let refused = try await RawSocket.exchange(
+            port: gateway.port, "GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n",
+            untilClosed: true)
+        // SwiftNIO's parser refuses it under Hummingbird, with a plain 400.
+        #expect(refused.hasPrefix("HTTP/1.1 400"), "a 5,000-byte header passed a 4 KiB limit")
+        let fits = try await RawSocket.exchange(
+            port: gateway.port, "GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            untilClosed: true)
+        #expect(fits.hasPrefix("HTTP/1.1 200"))
+    }
+
     @Test func restCodecPathClosesAnIdleConnection() async throws {
         let upstream = try await TestUpstream.start()
         defer { upstream.stop() }
@@ -141,6 +197,7 @@ struct ClientTimeoutTests {
         let (received, closed) = try await RawSocket.offPool { try Self.openHTTP2AndWait(port: gateway.port) }
         #expect(received.count >= 9, "the server's SETTINGS frame came")
         #expect(closed, "the idle HTTP/2 connection was not closed")
+        #expect(Self.frameTypes(received).contains(7), "no GOAWAY before the close")
     }
 
     @Test func graphqlCloudEventsAndWebSocketListenersCloseIdleAndSlowClients() async throws {
@@ -148,27 +205,83 @@ struct ClientTimeoutTests {
         defer { Task { await demo.stop() } }
         for name in ["graphql", "cloudevents", "websocket"] {
             let gateway = try await GatewayProcess.start(name, configYAML: Self.demoYAML(demo))
+            defer { Task { await gateway.stop() } }
             // Connected, nothing sent.
             let silent = try RawSocket.connect(port: gateway.port)
+            defer { close(silent) }
             // Half a head (for the WebSocket gateway: half a handshake).
             let partial = try RawSocket.connect(port: gateway.port)
+            defer { close(partial) }
             RawSocket.write(partial, "GET / HTTP/1.1\r\nHost: x\r\n")
             let (_, silentClosed) = await RawSocket.readUntilClosed(silent)
             let (_, partialClosed) = await RawSocket.readUntilClosed(partial)
-            close(silent)
-            close(partial)
-            await gateway.stop()
             #expect(silentClosed, "\(name): a connection that sent nothing was not closed")
             #expect(partialClosed, "\(name): a connection with half a head was not closed")
         }
     }
 
+    @Test func slowServicesAreNotCutOffByClientTimeouts() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port, http2: true)
+        defer { Task { await gateway.stop() } }
+        // The service takes 2.5 s, longer than every 1 s client timeout: the client is not the one
+        // being waited for. The byte-level path, the codec path (HTTP/1.0) and an HTTP/2 stream.
+        let fast = try await RawSocket.exchange(
+            port: gateway.port, "GET /delay/2500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
+        #expect(fast.hasPrefix("HTTP/1.1 200"))
+        let codec = try await RawSocket.exchange(
+            port: gateway.port, "GET /delay/2500 HTTP/1.0\r\n\r\n", untilClosed: true)
+        #expect(codec.hasPrefix("HTTP/1.0 200"))
+        let curl = try await runTool(
+            "/usr/bin/curl",
+            [
+                "-s", "--max-time", "10", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                "%{http_version} %{http_code}", "\(gateway.baseURL)/delay/2500",
+            ])
+        #expect(curl.text == "2 200")
+    }
+
+    @Test func restClosesASilentConnectionWithHTTP2AndTLSOn() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        // With `http2: true` (the default) the listener first waits to see which version the client
+        // speaks; a client that never says is closed after clientHeaderTimeout.
+        let gateway = try await Self.restGateway(upstream: upstream.port, http2: true)
+        defer { Task { await gateway.stop() } }
+        let silent = try RawSocket.connect(port: gateway.port)
+        defer { close(silent) }
+        let partialPreface = try RawSocket.connect(port: gateway.port)
+        defer { close(partialPreface) }
+        RawSocket.write(partialPreface, "PRI * HTTP/2.0\r\n")
+        let (_, silentClosed) = await RawSocket.readUntilClosed(silent)
+        let (_, partialClosed) = await RawSocket.readUntilClosed(partialPreface)
+        #expect(silentClosed)
+        #expect(partialClosed)
+        // TLS: a client that starts no handshake.
+        let certs = try await TestCertificates.make()
+        let tls = try await GatewayProcess.start(
+            "rest",
+            configYAML: RESTListenerTLSTests.config(upstream: upstream.port, certs: certs) + "\n" + Self.limits)
+        defer { Task { await tls.stop() } }
+        let noHandshake = try RawSocket.connect(port: tls.port)
+        defer { close(noHandshake) }
+        let (_, tlsClosed) = await RawSocket.readUntilClosed(noHandshake)
+        #expect(tlsClosed, "a TLS connection with no handshake was not closed")
+    }
+
     @Test func grpcSendsGoAwayToAConnectionWithNoStream() async throws {
         let demo = try await DemoServicesProcess.start()
         defer { Task { await demo.stop() } }
-        let gateway = try await GatewayProcess.start("grpc", configYAML: Self.demoYAML(demo))
+        // A grace period of 1 s, so the backstop for clients that answer no PING closes within the test.
+        let yaml = Self.demoYAML(demo).replacingOccurrences(of: "  grpc:\n", with: "  grpc:\n    gracePeriod: 1s\n")
+        let gateway = try await GatewayProcess.start("grpc", configYAML: yaml)
         defer { Task { await gateway.stop() } }
+        let silent = try RawSocket.connect(port: gateway.port)
+        defer { close(silent) }
         let (received, closed) = try await RawSocket.offPool { try Self.openHTTP2AndWait(port: gateway.port) }
+        let (_, silentClosed) = await RawSocket.readUntilClosed(silent)
+        #expect(silentClosed, "a gRPC connection that sent nothing (and answers no PING) was not closed")
         // A GOAWAY frame (type 7) among what the server sent before closing.
         #expect(Self.frameTypes(received).contains(7), "no GOAWAY")
         #expect(closed, "the idle gRPC connection was not closed")
