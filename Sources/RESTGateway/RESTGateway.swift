@@ -99,6 +99,13 @@ final class RESTGatewayShared: Sendable {
 }
 
 extension RESTGatewayShared {
+    /// Status codes as metric label values, made once rather than formatted on every request.
+    private static let statusLabels = (0..<600).map { String($0) }
+
+    static func statusLabel(_ status: UInt) -> String {
+        status < 600 ? statusLabels[Int(status)] : String(status)
+    }
+
     /// Counts a finished request and writes its access-log line (both REST data paths).
     func requestFinished(
         route: String, method: String, path: Substring, status: UInt, start: ContinuousClock.Instant,
@@ -106,7 +113,7 @@ extension RESTGatewayShared {
     ) {
         metrics.requestFinished()
         let duration = ContinuousClock.now - start
-        metrics.record(route: route, status: "\(status)", duration: duration)
+        metrics.record(route: route, status: Self.statusLabel(status), duration: duration)
         guard accessLog else { return }
         logger.info(
             "access",

@@ -76,6 +76,7 @@ enum HTTP1RequestHeadParser {
         let minor = Int(p[version + 7] - 0x30)
 
         var fields: [HTTP1RequestHead.Field] = []
+        fields.reserveCapacity(16)  // One allocation for a typical head (growing from empty takes three).
         var contentLength: Int?
         var chunked = false
         var transferEncoding = false

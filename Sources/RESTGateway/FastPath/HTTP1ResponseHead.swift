@@ -50,6 +50,7 @@ enum HTTP1ResponseHeadParser {
         start += 2
 
         var fields: [HTTP1RequestHead.Field] = []
+        fields.reserveCapacity(16)  // One allocation for a typical head (growing from empty takes three).
         var contentLength: Int?
         var transferEncoding = false
         var chunked = false

@@ -160,7 +160,12 @@ final class HTTP1LoopPool: @unchecked Sendable {
         var service: UpstreamService
         var tls: UpstreamTLS?
     }
-    private var idle: [UpstreamAddress: [Idle]] = [:]
+    /// Idle connections per address, oldest first. A class, so a lease and a check-in change the stack
+    /// in place (a dictionary's modify accessor allocated on every request).
+    private final class IdleStack {
+        var entries: [Idle] = []
+    }
+    private var idle: [UpstreamAddress: IdleStack] = [:]
     /// Open or opening connections per address (leased and idle).
     private var open: [UpstreamAddress: Int] = [:]
     private var waiters: [UpstreamAddress: [Waiter]] = [:]
@@ -199,8 +204,8 @@ final class HTTP1LoopPool: @unchecked Sendable {
 
     /// The most recently used idle connection to `address` that is still open.
     func takeIdle(_ address: UpstreamAddress) -> UpstreamLease? {
-        // Popped in place: copying the stack out of the dictionary would copy the array each time.
-        while let entry = idle[address]?.popLast() {
+        guard let stack = idle[address] else { return nil }
+        while let entry = stack.entries.popLast() {
             if entry.channel.isActive && !entry.handler.closed {
                 return UpstreamLease(channel: entry.channel, address: address, handler: entry.handler, pool: self)
             }
@@ -265,7 +270,14 @@ final class HTTP1LoopPool: @unchecked Sendable {
         }
         let timeout = idleTimeouts[address] ?? .seconds(60)
         let expires = NIODeadline.now() + timeout
-        idle[address, default: []].append(Idle(channel: channel, handler: handler, expires: expires))
+        let entry = Idle(channel: channel, handler: handler, expires: expires)
+        if let stack = idle[address] {
+            stack.entries.append(entry)
+        } else {
+            let stack = IdleStack()
+            stack.entries.append(entry)
+            idle[address] = stack
+        }
         scheduleSweep(at: expires)
     }
 
@@ -284,12 +296,12 @@ final class HTTP1LoopPool: @unchecked Sendable {
         let now = NIODeadline.now()
         var next: NIODeadline?
         for address in Array(idle.keys) {
-            guard var stack = idle[address] else { continue }
-            let expired = stack.prefix { $0.expires <= now }
+            guard let stack = idle[address] else { continue }
+            let expired = stack.entries.prefix { $0.expires <= now }
             for entry in expired { entry.channel.close(promise: nil) }
-            stack.removeFirst(expired.count)
-            idle[address] = stack.isEmpty ? nil : stack
-            if let first = stack.first { next = min(next ?? first.expires, first.expires) }
+            stack.entries.removeFirst(expired.count)
+            if stack.entries.isEmpty { idle[address] = nil }
+            if let first = stack.entries.first { next = min(next ?? first.expires, first.expires) }
         }
         if let next { scheduleSweep(at: next) }
     }
@@ -297,7 +309,7 @@ final class HTTP1LoopPool: @unchecked Sendable {
     /// A connection to `address` closed (or failed to open): a waiter may now open one.
     private func connectionClosed(_ address: UpstreamAddress) {
         open[address, default: 1] -= 1
-        idle[address]?.removeAll { !$0.channel.isActive }
+        idle[address]?.entries.removeAll { !$0.channel.isActive }
         if var queue = waiters[address], !queue.isEmpty {
             let waiter = queue.removeFirst()
             waiters[address] = queue
@@ -307,7 +319,7 @@ final class HTTP1LoopPool: @unchecked Sendable {
 
     func closeAll() {
         for stack in idle.values {
-            for entry in stack { entry.channel.close(promise: nil) }
+            for entry in stack.entries { entry.channel.close(promise: nil) }
         }
         idle.removeAll()
         sweep?.cancel()

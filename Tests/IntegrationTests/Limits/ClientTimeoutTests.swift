@@ -119,6 +119,28 @@ struct ClientTimeoutTests {
         #expect(text.contains(#""bodyBytes":16"#))
     }
 
+    @Test func anEarlyAnswerReachesAClientStillSendingItsBody() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await Self.restGateway(upstream: upstream.port)
+        defer { Task { await gateway.stop() } }
+        // 8 MiB announced against the 1 MiB limit: the gateway answers 413 at once, while the client is
+        // still sending. Closing with the body unread would reset the connection and could destroy
+        // the answer before the client reads it.
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        let text = await RawSocket.offPool { () -> String in
+            RawSocket.write(fd, "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(8 << 20)\r\n\r\n")
+            let chunk = [UInt8](repeating: 0x61, count: 64 << 10)
+            for _ in 0..<(8 << 4) {
+                let sent = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if sent <= 0 { break }
+            }
+            return String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self)
+        }
+        #expect(text.hasPrefix("HTTP/1.1 413"), "the client did not get the 413: \(text.prefix(80))")
+    }
+
     @Test func restRefusesAHeadOverMaxHeaderSizeWith431() async throws {
         let upstream = try await TestUpstream.start()
         defer { upstream.stop() }
