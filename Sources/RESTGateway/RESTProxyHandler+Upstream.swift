@@ -142,7 +142,7 @@ extension RESTProxyHandler: UpstreamResponseDelegate {
         // A response the gateway transforms must arrive unencoded.
         if target.route.responseTransform != nil { head.headers.remove(name: "accept-encoding") }
         if chunked { head.headers.add(name: "transfer-encoding", value: "chunked") }
-        head.headers.replaceOrAdd(name: "host", value: lease.endpoint.authority)
+        head.headers.replaceOrAdd(name: "host", value: lease.address.authority)
         // The hop appended to X-Forwarded-For is the TCP peer; a trusted proxy's chain goes before it.
         let callContext = UpstreamCallContext(
             requestID: exchange.requestID, trace: exchange.trace, identity: target.identity,

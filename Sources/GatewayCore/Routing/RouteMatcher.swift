@@ -94,10 +94,13 @@ public struct RouteMatcher: Sendable {
         case .template(let template):
             return template.match(path)
         case .prefix(let prefix):
+            // Compared as UTF-8 bytes: paths on the wire are ASCII (percent-encoded), and the
+            // Character-based `hasPrefix`/`dropFirst` showed in the request path's profile.
             if prefix == "/" { return [:] }
-            guard path.hasPrefix(prefix) else { return nil }
-            let rest = path.dropFirst(prefix.count)
-            return rest.isEmpty || rest.first == "/" ? [:] : nil
+            let bytes = path.utf8
+            guard bytes.starts(with: prefix.utf8) else { return nil }
+            let rest = bytes.index(bytes.startIndex, offsetBy: prefix.utf8.count)
+            return rest == bytes.endIndex || bytes[rest] == UInt8(ascii: "/") ? [:] : nil
         case .regex(let regex):
             return regex.match(path)
         }

@@ -110,7 +110,7 @@ extension FastProxyHandler: UpstreamByteDelegate {
             extra.append(contentsOf: identity.forwardedHeaders(shared.identityHeaders))
         }
         extra.append(contentsOf: forwardingHeaders(for: exchange.client))
-        extra.append(("Host", lease.endpoint.authority))
+        extra.append(("Host", lease.address.authority))
         let edits = target.route.requestHeaders
         // The route's edits apply after the gateway's own headers, as on the codec path: a `set`
         // replaces one of them, a `remove` removes it.

@@ -238,7 +238,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let rawPath = uri[..<(queryStart ?? uri.endIndex)]
         let query = queryStart.map { uri[uri.index(after: $0)...] }
         let path = PathNormalizer.normalize(rawPath)
-        let host = head.host.map { RESTProxyHandler.hostWithoutPort(request.string($0)) }
+        let host = head.host.map { request.hostName($0) }
         var match: RouteMatchResult<RESTRoute>?
         if let path {
             let lookup: (String) -> String? = { name in

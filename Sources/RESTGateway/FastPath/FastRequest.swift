@@ -31,6 +31,26 @@ struct FastRequest {
         bytes.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[range]), as: UTF8.self) }
     }
 
+    /// The host name in a `Host` value at `range`, as routing matches it: lower-cased, without the
+    /// port, without an IPv6 literal's brackets. Made from the bytes in one pass (what
+    /// `RESTProxyHandler.hostWithoutPort` does with three String operations).
+    func hostName(_ range: Range<Int>) -> String {
+        bytes.withUnsafeReadableBytes { p in
+            var start = range.lowerBound
+            var end = range.upperBound
+            if start < end && p[start] == UInt8(ascii: "[") {
+                start += 1
+                end = (start..<end).first { p[$0] == UInt8(ascii: "]") } ?? end
+            } else if let colon = (start..<end).last(where: { p[$0] == UInt8(ascii: ":") }) {
+                end = colon
+            }
+            guard (start..<end).contains(where: { p[$0] &- 0x41 < 26 || p[$0] >= 0x80 }) else {
+                return String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
+            }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<end]), as: UTF8.self).lowercased()
+        }
+    }
+
     /// The first value of the header `name` (any case), like `HTTPHeaders.first(name:)`.
     func value(_ name: String) -> String? {
         guard let field = field(name) else { return nil }

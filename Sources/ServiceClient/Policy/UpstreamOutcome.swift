@@ -72,12 +72,15 @@ public struct RetryableRequest: Sendable {
 /// The endpoint a try goes to: the declared URL (scheme, host for `Host` and TLS SNI, port, base
 /// path) and, when the host is a DNS name that discovery resolved, the IP address to connect to.
 public struct UpstreamAddress: Hashable, Sendable, CustomStringConvertible {
-    public var url: EndpointURL
-    public var ip: String?
+    public let url: EndpointURL
+    public let ip: String?
+    /// What goes in `Host`: the declared URL's host and port (made once, sent on every request).
+    public let authority: String
 
     public init(url: EndpointURL, ip: String? = nil) {
         self.url = url
         self.ip = ip
+        self.authority = url.authority
     }
 
     /// Hashes what tells endpoints apart in practice (port, host, resolved IP), not every field:

@@ -1,5 +1,6 @@
 // The byte-level request-head parser: what it reads, and every smuggling and malformed-head case it
 // must refuse (RFC 9112 §2.2, §3, §5, §6).
+import NIOCore
 import Testing
 
 @testable import RESTGateway
@@ -21,6 +22,20 @@ struct HTTP1RequestHeadTests {
 
     func text(_ bytes: [UInt8], _ range: Range<Int>?) -> String? {
         range.map { String(decoding: bytes[$0], as: UTF8.self) }
+    }
+
+    @Test func hostNamesForRoutingAreMadeFromTheBytes() throws {
+        for (host, expected) in [
+            ("api.example.com", "api.example.com"), ("API.Example.COM:8443", "api.example.com"),
+            ("127.0.0.1:8080", "127.0.0.1"), ("[::1]:8080", "::1"), ("[FE80::1]", "fe80::1"), ("x:", "x"),
+            ("Bücher.example", "bücher.example"),
+        ] {
+            let (head, bytes) = try parse("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            let request = FastRequest(bytes: .init(bytes: bytes), head: head)
+            let range = try #require(head.host)
+            #expect(request.hostName(range) == expected)
+            #expect(request.hostName(range) == RESTProxyHandler.hostWithoutPort(host))
+        }
     }
 
     func refused(_ text: String) -> String? {
