@@ -234,19 +234,23 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let shared = box.current  // A reload applies from the next request on.
         if shared.compression.enabled && request.contains("accept-encoding") { return false }
         let uri = request.target
-        let queryStart = uri.firstIndex(of: "?")
+        let queryStart = uri.utf8.firstIndex(of: UInt8(ascii: "?"))  // A byte scan, not a Character search.
         let rawPath = uri[..<(queryStart ?? uri.endIndex)]
         let query = queryStart.map { uri[uri.index(after: $0)...] }
         let path = PathNormalizer.normalize(rawPath)
         let host = head.host.map { request.hostName($0) }
         var match: RouteMatchResult<RESTRoute>?
+        var plan: FastRoutePlan?
         if let path {
             let lookup: (String) -> String? = { name in
                 name.hasPrefix(RouteRequest.queryPrefix)
                     ? QueryString.value(of: String(name.dropFirst()), in: query) : request.value(name)
             }
             match = shared.routes.match(RouteRequest(method: method, path: Substring(path), host: host, header: lookup))
-            if case .matched(let route, _) = match, shared.fastPlans[route.name] == nil { return false }
+            if case .matched(let route, _) = match {
+                plan = shared.fastPlans[route.name]
+                if plan == nil { return false }
+            }
         }
 
         self.shared = shared
@@ -281,7 +285,7 @@ final class FastProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 extraHeaders: [("Allow", allowed.joined(separator: ", "))])
         case .matched(let route, let parameters):
             exchange.routeName = route.name
-            exchange.plan = shared.fastPlans[route.name]
+            exchange.plan = plan
             startMatched(route: route, parameters: parameters, path: path, query: query, context: context)
         }
         return true
