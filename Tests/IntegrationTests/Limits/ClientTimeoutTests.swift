@@ -36,144 +36,145 @@ struct ClientTimeoutTests {
                 """)
     }
 
+    /// Runs `body` against a REST gateway in front of a test service, and stops both after it.
+    static func withREST(
+        http2: Bool = false, limits: String = limits, _ body: (GatewayProcess, TestUpstream) async throws -> Void
+    ) async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let gateway = try await restGateway(upstream: upstream.port, http2: http2, limits: limits)
+        defer { Task { await gateway.stop() } }
+        try await body(gateway, upstream)
+    }
+
     /// The demo configuration with one-second client timeouts.
     static func demoYAML(_ demo: DemoServicesProcess) -> String {
         TestConfig.yaml(demo: demo).replacingOccurrences(of: "limits:\n", with: limits)
     }
 
     @Test func restClosesAKeepAliveConnectionThatStaysIdle() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port)
-        defer { Task { await gateway.stop() } }
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        RawSocket.write(fd, "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n")
-        let (text, closed) = await RawSocket.readUntilClosed(fd)
-        #expect(text.hasPrefix("HTTP/1.1 200"))
-        #expect(closed, "the idle keep-alive connection was not closed")
-        #expect(!text.contains("HTTP/1.1 408"))
+        try await Self.withREST { gateway, _ in
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            RawSocket.write(fd, "GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (text, closed) = await RawSocket.readUntilClosed(fd)
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(closed, "the idle keep-alive connection was not closed")
+            #expect(!text.contains("HTTP/1.1 408"))
+        }
     }
 
     @Test func restAnswers408ToAHeadThatDripsInTooSlowly() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port)
-        defer { Task { await gateway.stop() } }
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        // A header line every 200 ms: each byte is progress, but the head never ends. Bytes that
-        // arrive must not restart the header timeout.
-        RawSocket.write(fd, "GET /echo/slow HTTP/1.1\r\nHost: x\r\n")
-        let dripping = Task.detached {
-            for index in 0..<75 {
-                try await Task.sleep(for: .milliseconds(200))
-                if RawSocket.write(fd, "X-Slow-\(index): 1\r\n") <= 0 { return }
+        try await Self.withREST { gateway, _ in
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            // A header line every 200 ms: each byte is progress, but the head never ends. Bytes that
+            // arrive must not restart the header timeout.
+            RawSocket.write(fd, "GET /echo/slow HTTP/1.1\r\nHost: x\r\n")
+            let dripping = Task.detached {
+                for index in 0..<75 {
+                    try await Task.sleep(for: .milliseconds(200))
+                    if RawSocket.write(fd, "X-Slow-\(index): 1\r\n") <= 0 { return }
+                }
             }
+            let (text, closed) = await RawSocket.readUntilClosed(fd)
+            dripping.cancel()
+            #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout"))
+            #expect(text.contains(#""code":"request_timeout""#))
+            #expect(text.lowercased().contains("connection: close"))
+            #expect(closed)
         }
-        let (text, closed) = await RawSocket.readUntilClosed(fd)
-        dripping.cancel()
-        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout"))
-        #expect(text.contains(#""code":"request_timeout""#))
-        #expect(text.lowercased().contains("connection: close"))
-        #expect(closed)
     }
 
     @Test func restAnswers408WhenARequestBodyStalls() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port)
-        defer { Task { await gateway.stop() } }
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        RawSocket.write(fd, "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-        let (text, closed) = await RawSocket.readUntilClosed(fd)
-        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout"))
-        #expect(text.contains("no request body byte arrived"))
-        #expect(closed)
-        // The gateway is still serving.
-        let after = try await RawSocket.exchange(
-            port: gateway.port, "GET /echo/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
-        #expect(after.hasPrefix("HTTP/1.1 200"))
+        try await Self.withREST { gateway, _ in
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            RawSocket.write(fd, "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            let (text, closed) = await RawSocket.readUntilClosed(fd)
+            #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout"))
+            #expect(text.contains("no request body byte arrived"))
+            #expect(closed)
+            // The gateway is still serving.
+            let after = try await RawSocket.exchange(
+                port: gateway.port, "GET /echo/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                untilClosed: true)
+            #expect(after.hasPrefix("HTTP/1.1 200"))
+        }
     }
 
     @Test func aSlowButSteadyBodyIsNotCutOff() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(
-            upstream: upstream.port, limits: "limits:\n  clientBodyTimeout: 2s\n")
-        defer { Task { await gateway.stop() } }
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        // Sixteen bytes over about 4 s, one every 250 ms (from a thread of its own, so a loaded test
-        // process cannot stretch the gaps): longer than the body timeout in all, never a gap as long.
-        RawSocket.write(fd, "POST /echo/steady HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n")
-        let text = await RawSocket.offPool { () -> String in
-            for _ in 0..<16 {
-                usleep(250_000)
-                RawSocket.write(fd, "x")
+        try await Self.withREST(limits: "limits:\n  clientBodyTimeout: 2s\n") { gateway, _ in
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            // Sixteen bytes over about 4 s, one every 250 ms (from a thread of its own, so a loaded test
+            // process cannot stretch the gaps): longer than the body timeout in all, never a gap as long.
+            RawSocket.write(
+                fd, "POST /echo/steady HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\nConnection: close\r\n\r\n")
+            let text = await RawSocket.offPool { () -> String in
+                for _ in 0..<16 {
+                    usleep(250_000)
+                    RawSocket.write(fd, "x")
+                }
+                return String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self)
             }
-            return String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(text.contains(#""bodyBytes":16"#))
         }
-        #expect(text.hasPrefix("HTTP/1.1 200"))
-        #expect(text.contains(#""bodyBytes":16"#))
     }
 
     @Test func anEarlyAnswerReachesAClientStillSendingItsBody() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port)
-        defer { Task { await gateway.stop() } }
-        // 8 MiB announced against the 1 MiB limit: the gateway answers 413 at once, while the client is
-        // still sending. Closing with the body unread would reset the connection and could destroy
-        // the answer before the client reads it.
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        let text = await RawSocket.offPool { () -> String in
-            RawSocket.write(fd, "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(8 << 20)\r\n\r\n")
-            let chunk = [UInt8](repeating: 0x61, count: 64 << 10)
-            for _ in 0..<(8 << 4) {
-                let sent = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if sent <= 0 { break }
+        try await Self.withREST { gateway, _ in
+            // 8 MiB announced against the 1 MiB limit: the gateway answers 413 at once, while the client is
+            // still sending. Closing with the body unread would reset the connection and could destroy
+            // the answer before the client reads it.
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            let text = await RawSocket.offPool { () -> String in
+                RawSocket.write(fd, "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(8 << 20)\r\n\r\n")
+                let chunk = [UInt8](repeating: 0x61, count: 64 << 10)
+                for _ in 0..<(8 << 4) {
+                    let sent = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if sent <= 0 { break }
+                }
+                return String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self)
             }
-            return String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 413"), "the client did not get the 413: \(text.prefix(80))")
         }
-        #expect(text.hasPrefix("HTTP/1.1 413"), "the client did not get the 413: \(text.prefix(80))")
     }
 
     @Test func restRefusesAHeadOverMaxHeaderSizeWith431() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port, limits: "limits:\n  maxHeaderSize: 4KiB\n")
-        defer { Task { await gateway.stop() } }
-        let big = String(repeating: "a", count: 5000)
-        let refused = try await RawSocket.exchange(
-            port: gateway.port, "GET /echo/big HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n", untilClosed: true)
-        #expect(refused.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large"))
-        #expect(refused.contains(#""code":"headers_too_large""#))
-        #expect(refused.contains("larger than 4KiB (limits.maxHeaderSize)"))
-        // Refused as soon as the limit is passed, without waiting for the end of the head.
-        let endless = try await RawSocket.exchange(
-            port: gateway.port, "GET /echo/big HTTP/1.1\r\nHost: x\r\nX-Big: \(big)", untilClosed: true)
-        #expect(endless.hasPrefix("HTTP/1.1 431"))
-        let small = String(repeating: "a", count: 3000)
-        let fits = try await RawSocket.exchange(
-            port: gateway.port, "GET /echo/fits HTTP/1.1\r\nHost: x\r\nX-Big: \(small)\r\nConnection: close\r\n\r\n",
-            untilClosed: true)
-        #expect(fits.hasPrefix("HTTP/1.1 200"))
-        // On the codec path (after a transformed route) NIO's parser refuses it, with a plain 400.
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        let (first, second) = await RawSocket.offPool { () -> (String, String) in
-            RawSocket.write(fd, "GET /shaped/one HTTP/1.1\r\nHost: x\r\n\r\n")
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(fd, &buffer, buffer.count, 0)
-            let first = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
-            RawSocket.write(fd, "GET /shaped/two HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n")
-            return (first, String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self))
+        try await Self.withREST(limits: "limits:\n  maxHeaderSize: 4KiB\n") { gateway, _ in
+            let big = String(repeating: "a", count: 5000)
+            let refused = try await RawSocket.exchange(
+                port: gateway.port, "GET /echo/big HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n", untilClosed: true)
+            #expect(refused.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large"))
+            #expect(refused.contains(#""code":"headers_too_large""#))
+            #expect(refused.contains("larger than 4KiB (limits.maxHeaderSize)"))
+            // Refused as soon as the limit is passed, without waiting for the end of the head.
+            let endless = try await RawSocket.exchange(
+                port: gateway.port, "GET /echo/big HTTP/1.1\r\nHost: x\r\nX-Big: \(big)", untilClosed: true)
+            #expect(endless.hasPrefix("HTTP/1.1 431"))
+            let small = String(repeating: "a", count: 3000)
+            let fits = try await RawSocket.exchange(
+                port: gateway.port,
+                "GET /echo/fits HTTP/1.1\r\nHost: x\r\nX-Big: \(small)\r\nConnection: close\r\n\r\n",
+                untilClosed: true)
+            #expect(fits.hasPrefix("HTTP/1.1 200"))
+            // On the codec path (after a transformed route) NIO's parser refuses it, with a plain 400.
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            let (first, second) = await RawSocket.offPool { () -> (String, String) in
+                RawSocket.write(fd, "GET /shaped/one HTTP/1.1\r\nHost: x\r\n\r\n")
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = recv(fd, &buffer, buffer.count, 0)
+                let first = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+                RawSocket.write(fd, "GET /shaped/two HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n")
+                return (first, String(decoding: RawSocket.readBytesUntilClosed(fd).0, as: UTF8.self))
+            }
+            #expect(first.hasPrefix("HTTP/1.1 200"))
+            #expect(second.hasPrefix("HTTP/1.1 400"))
         }
-        #expect(first.hasPrefix("HTTP/1.1 200"))
-        #expect(second.hasPrefix("HTTP/1.1 400"))
     }
 
     @Test func graphqlRefusesAHeadOverMaxHeaderSize() async throws {
@@ -197,29 +198,25 @@ struct ClientTimeoutTests {
     }
 
     @Test func restCodecPathClosesAnIdleConnection() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port)
-        defer { Task { await gateway.stop() } }
-        let fd = try RawSocket.connect(port: gateway.port)
-        defer { close(fd) }
-        // A transformed route moves the connection to the codec path.
-        RawSocket.write(fd, "GET /shaped/one HTTP/1.1\r\nHost: x\r\n\r\n")
-        let (text, closed) = await RawSocket.readUntilClosed(fd)
-        #expect(text.hasPrefix("HTTP/1.1 200"))
-        #expect(text.contains(#"{"data":{"#))
-        #expect(closed, "the idle connection on the codec path was not closed")
+        try await Self.withREST { gateway, _ in
+            let fd = try RawSocket.connect(port: gateway.port)
+            defer { close(fd) }
+            // A transformed route moves the connection to the codec path.
+            RawSocket.write(fd, "GET /shaped/one HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (text, closed) = await RawSocket.readUntilClosed(fd)
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(text.contains(#"{"data":{"#))
+            #expect(closed, "the idle connection on the codec path was not closed")
+        }
     }
 
     @Test func restHTTP2ClosesAConnectionWithNoStream() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port, http2: true)
-        defer { Task { await gateway.stop() } }
-        let (received, closed) = try await RawSocket.offPool { try Self.openHTTP2AndWait(port: gateway.port) }
-        #expect(received.count >= 9, "the server's SETTINGS frame came")
-        #expect(closed, "the idle HTTP/2 connection was not closed")
-        #expect(Self.frameTypes(received).contains(7), "no GOAWAY before the close")
+        try await Self.withREST(http2: true) { gateway, _ in
+            let (received, closed) = try await RawSocket.offPool { try Self.openHTTP2AndWait(port: gateway.port) }
+            #expect(received.count >= 9, "the server's SETTINGS frame came")
+            #expect(closed, "the idle HTTP/2 connection was not closed")
+            #expect(Self.frameTypes(received).contains(7), "no GOAWAY before the close")
+        }
     }
 
     @Test func graphqlCloudEventsAndWebSocketListenersCloseIdleAndSlowClients() async throws {
@@ -243,53 +240,50 @@ struct ClientTimeoutTests {
     }
 
     @Test func slowServicesAreNotCutOffByClientTimeouts() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
-        let gateway = try await Self.restGateway(upstream: upstream.port, http2: true)
-        defer { Task { await gateway.stop() } }
-        // The service takes 2.5 s, longer than every 1 s client timeout: the client is not the one
-        // being waited for. The byte-level path, the codec path (HTTP/1.0) and an HTTP/2 stream.
-        let fast = try await RawSocket.exchange(
-            port: gateway.port, "GET /delay/2500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", untilClosed: true)
-        #expect(fast.hasPrefix("HTTP/1.1 200"))
-        let codec = try await RawSocket.exchange(
-            port: gateway.port, "GET /delay/2500 HTTP/1.0\r\n\r\n", untilClosed: true)
-        #expect(codec.hasPrefix("HTTP/1.0 200"))
-        let curl = try await runTool(
-            "/usr/bin/curl",
-            [
-                "-s", "--max-time", "10", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
-                "%{http_version} %{http_code}", "\(gateway.baseURL)/delay/2500",
-            ])
-        #expect(curl.text == "2 200")
+        try await Self.withREST(http2: true) { gateway, _ in
+            // The service takes 2.5 s, longer than every 1 s client timeout: the client is not the one
+            // being waited for. The byte-level path, the codec path (HTTP/1.0) and an HTTP/2 stream.
+            let fast = try await RawSocket.exchange(
+                port: gateway.port, "GET /delay/2500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                untilClosed: true)
+            #expect(fast.hasPrefix("HTTP/1.1 200"))
+            let codec = try await RawSocket.exchange(
+                port: gateway.port, "GET /delay/2500 HTTP/1.0\r\n\r\n", untilClosed: true)
+            #expect(codec.hasPrefix("HTTP/1.0 200"))
+            let curl = try await runTool(
+                "/usr/bin/curl",
+                [
+                    "-s", "--max-time", "10", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                    "%{http_version} %{http_code}", "\(gateway.baseURL)/delay/2500",
+                ])
+            #expect(curl.text == "2 200")
+        }
     }
 
     @Test func restClosesASilentConnectionWithHTTP2AndTLSOn() async throws {
-        let upstream = try await TestUpstream.start()
-        defer { upstream.stop() }
         // With `http2: true` (the default) the listener first waits to see which version the client
         // speaks; a client that never says is closed after clientHeaderTimeout.
-        let gateway = try await Self.restGateway(upstream: upstream.port, http2: true)
-        defer { Task { await gateway.stop() } }
-        let silent = try RawSocket.connect(port: gateway.port)
-        defer { close(silent) }
-        let partialPreface = try RawSocket.connect(port: gateway.port)
-        defer { close(partialPreface) }
-        RawSocket.write(partialPreface, "PRI * HTTP/2.0\r\n")
-        let (_, silentClosed) = await RawSocket.readUntilClosed(silent)
-        let (_, partialClosed) = await RawSocket.readUntilClosed(partialPreface)
-        #expect(silentClosed)
-        #expect(partialClosed)
-        // TLS: a client that starts no handshake.
-        let certs = try await TestCertificates.make()
-        let tls = try await GatewayProcess.start(
-            "rest",
-            configYAML: RESTListenerTLSTests.config(upstream: upstream.port, certs: certs) + "\n" + Self.limits)
-        defer { Task { await tls.stop() } }
-        let noHandshake = try RawSocket.connect(port: tls.port)
-        defer { close(noHandshake) }
-        let (_, tlsClosed) = await RawSocket.readUntilClosed(noHandshake)
-        #expect(tlsClosed, "a TLS connection with no handshake was not closed")
+        try await Self.withREST(http2: true) { gateway, upstream in
+            let silent = try RawSocket.connect(port: gateway.port)
+            defer { close(silent) }
+            let partialPreface = try RawSocket.connect(port: gateway.port)
+            defer { close(partialPreface) }
+            RawSocket.write(partialPreface, "PRI * HTTP/2.0\r\n")
+            let (_, silentClosed) = await RawSocket.readUntilClosed(silent)
+            let (_, partialClosed) = await RawSocket.readUntilClosed(partialPreface)
+            #expect(silentClosed)
+            #expect(partialClosed)
+            // TLS: a client that starts no handshake.
+            let certs = try await TestCertificates.make()
+            let tls = try await GatewayProcess.start(
+                "rest",
+                configYAML: RESTListenerTLSTests.config(upstream: upstream.port, certs: certs) + "\n" + Self.limits)
+            defer { Task { await tls.stop() } }
+            let noHandshake = try RawSocket.connect(port: tls.port)
+            defer { close(noHandshake) }
+            let (_, tlsClosed) = await RawSocket.readUntilClosed(noHandshake)
+            #expect(tlsClosed, "a TLS connection with no handshake was not closed")
+        }
     }
 
     @Test func grpcSendsGoAwayToAConnectionWithNoStream() async throws {
