@@ -268,7 +268,7 @@ class WSClient:
         extensions: str | None = None,
         subprotocols: list[str] | None = None,
         headers: dict | None = None,
-        timeout: float = 5.0,
+        timeout: float = 15.0,
     ) -> "WSClient":
         parts = urlsplit(url)
         if parts.scheme != "ws":
