@@ -16,12 +16,10 @@ enum RESTListenerPipeline {
     static func configure(_ channel: any Channel, shared box: RESTSharedBox) throws {
         let current = box.current
         let sync = channel.pipeline.syncOperations
-        if current.tlsContext != nil || current.http2 {
-            // The TLS handshake and telling HTTP/2 from HTTP/1.1 come before any request timer.
-            try sync.addHandler(SetupDeadline(current.clientTimeouts.header))
-        }
+        // The TLS handshake and telling HTTP/2 from HTTP/1.1 come before any request timer.
         if let tls = current.tlsContext {
             try sync.addHandler(NIOSSLServerHandler(context: tls))
+            try sync.addHandler(SetupDeadline(current.clientTimeouts.header, untilHandshake: true))
             if current.http2 {
                 try sync.addHandler(
                     ApplicationProtocolNegotiationHandler { result in
@@ -38,6 +36,7 @@ enum RESTListenerPipeline {
             return try configureFastHTTP1(channel, shared: box)
         }
         if current.http2 {
+            try sync.addHandler(SetupDeadline(current.clientTimeouts.header, untilHandshake: false))
             return try sync.addHandler(PriorKnowledgeSwitch(shared: box))
         }
         try configureFastHTTP1(channel, shared: box)
@@ -139,14 +138,19 @@ final class PriorKnowledgeSwitch: ChannelInboundHandler, RemovableChannelHandler
 }
 
 /// Closes a connection that has not finished its TLS handshake, or shown whether it speaks HTTP/2,
-/// within limits.clientHeaderTimeout of being accepted; removed when the HTTP handlers are installed.
+/// within limits.clientHeaderTimeout of being accepted. Behind TLS it leaves at the handshake's end;
+/// on a plain listener when the HTTP handlers are installed.
 final class SetupDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let timeout: TimeAmount
+    let untilHandshake: Bool
     private var timer: Scheduled<Void>?
 
-    init(_ timeout: Duration) { self.timeout = .nanoseconds(timeout.nanoseconds) }
+    init(_ timeout: Duration, untilHandshake: Bool) {
+        self.timeout = .nanoseconds(timeout.nanoseconds)
+        self.untilHandshake = untilHandshake
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [context] in
@@ -159,9 +163,17 @@ final class SetupDeadline: ChannelInboundHandler, RemovableChannelHandler {
         timer = nil
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if untilHandshake, case .handshakeCompleted = event as? TLSUserEvent {
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    /// Removes the plain listener's deadline (the TLS one leaves by itself at the handshake's end).
     static func remove(from channel: any Channel) {
         let sync = channel.pipeline.syncOperations
-        if let handler = try? sync.handler(type: SetupDeadline.self) {
+        if let handler = try? sync.handler(type: SetupDeadline.self), !handler.untilHandshake {
             sync.removeHandler(handler, promise: nil)
         }
     }

@@ -78,7 +78,12 @@ struct WebSocketListenerChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: maxFrameSize,
                 shouldUpgrade: { channel, head in
-                    headArrived()
+                    // A handshake has no body. When one is announced, NIO upgrades only after it has
+                    // arrived, so the timer keeps running until then (the upgrade result stops it).
+                    let length = head.headers["content-length"]
+                    if length.allSatisfy({ $0 == "0" }) && !head.headers.contains(name: "transfer-encoding") {
+                        headArrived()
+                    }
                     attempted.value = true
                     return self.shouldUpgrade(head, channel: channel, logger: logger).map { result in
                         guard let (headers, value) = result else { return nil }

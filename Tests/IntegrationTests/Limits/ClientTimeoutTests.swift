@@ -126,8 +126,8 @@ struct ClientTimeoutTests {
     @Test func anEarlyAnswerReachesAClientStillSendingItsBody() async throws {
         try await Self.withREST { gateway, _ in
             // 8 MiB announced against the 1 MiB limit: the gateway answers 413 at once, while the client is
-            // still sending. Closing with the body unread would reset the connection and could destroy
-            // the answer before the client reads it.
+            // still sending. The gateway closes with the body unread (a reset, no lingering close); a
+            // Linux client still reads the answer that arrived first, which is what this checks.
             let fd = try RawSocket.connect(port: gateway.port)
             defer { close(fd) }
             let text = await RawSocket.offPool { () -> String in
@@ -284,6 +284,48 @@ struct ClientTimeoutTests {
             let (_, tlsClosed) = await RawSocket.readUntilClosed(noHandshake)
             #expect(tlsClosed, "a TLS connection with no handshake was not closed")
         }
+    }
+
+    /// Header 1 s, idle 60 s: a close within the 15 s read timeout can only come from the header timer.
+    static let headerOnly = """
+        limits:
+          clientIdleTimeout: 60s
+          clientHeaderTimeout: 1s
+
+        """
+
+    @Test func aTLSHandshakeThatNeverStartsIsClosedAfterTheHeaderTimeout() async throws {
+        let upstream = try await TestUpstream.start()
+        defer { upstream.stop() }
+        let certs = try await TestCertificates.make()
+        let tls = try await GatewayProcess.start(
+            "rest",
+            configYAML: RESTListenerTLSTests.config(upstream: upstream.port, certs: certs, http2: false) + "\n"
+                + Self.headerOnly)
+        defer { Task { await tls.stop() } }
+        let noHandshake = try RawSocket.connect(port: tls.port)
+        defer { close(noHandshake) }
+        let (_, closed) = await RawSocket.readUntilClosed(noHandshake)
+        #expect(closed, "a TLS connection (http2 off) with no handshake was not closed by clientHeaderTimeout")
+    }
+
+    @Test func aWebSocketHandshakeAnnouncingABodyIsStillTimedOut() async throws {
+        let demo = try await DemoServicesProcess.start()
+        defer { Task { await demo.stop() } }
+        let yaml = TestConfig.yaml(demo: demo).replacingOccurrences(of: "limits:\n", with: Self.headerOnly)
+        let gateway = try await GatewayProcess.start("websocket", configYAML: yaml)
+        defer { Task { await gateway.stop() } }
+        // An acceptable handshake that announces one body byte and never sends it: NIO waits for the
+        // body before upgrading, so only the header timer can end it.
+        let fd = try RawSocket.connect(port: gateway.port)
+        defer { close(fd) }
+        RawSocket.write(
+            fd,
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 1\r\n\r\n"
+        )
+        let (_, closed) = await RawSocket.readUntilClosed(fd)
+        #expect(closed, "a handshake waiting for an announced body was never closed")
     }
 
     @Test func grpcSendsGoAwayToAConnectionWithNoStream() async throws {
